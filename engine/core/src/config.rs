@@ -1,0 +1,141 @@
+//! Engine configuration: `spirit.toml`, overridden by `SPIRIT_<KEY>` environment variables.
+//!
+//! Every option has a documented default, so an empty or missing file is a valid configuration.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::{Result, SpiritError};
+
+/// The engine's configuration. Field names are the `spirit.toml` keys; each can be overridden by
+/// the environment variable `SPIRIT_<KEY>` (for example `SPIRIT_PG_LISTEN=127.0.0.1:6543`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address of the PostgreSQL wire-protocol front end.
+    pub pg_listen: SocketAddr,
+    /// Directory holding the embedded store (`spirit.duckdb`) and engine state.
+    pub data_dir: PathBuf,
+    /// Name of the one database clients connect to (`psql -d spirit`).
+    pub database: String,
+    /// Maximum number of concurrent client connections; further ones get SQLSTATE 53300.
+    pub max_connections: usize,
+    /// Scale of the demo data generated on first start (1 is about 100k bookings).
+    pub demo_scale: u32,
+    /// Seed of the demo data generator.
+    pub demo_seed: u64,
+    /// Log format: `text` for people, `json` for log collectors.
+    pub log_format: LogFormat,
+    /// On SIGINT/SIGTERM, seconds to let open connections finish before they are closed.
+    pub shutdown_grace_seconds: u64,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            pg_listen: SocketAddr::from(([127, 0, 0, 1], 5433)),
+            data_dir: PathBuf::from("./data"),
+            database: "spirit".to_string(),
+            max_connections: 512,
+            demo_scale: 1,
+            demo_seed: 42,
+            log_format: LogFormat::Text,
+            shutdown_grace_seconds: 10,
+        }
+    }
+}
+
+/// The keys of [`Config`], used to read their `SPIRIT_<KEY>` overrides.
+const KEYS: &[&str] = &[
+    "pg_listen",
+    "data_dir",
+    "database",
+    "max_connections",
+    "demo_scale",
+    "demo_seed",
+    "log_format",
+    "shutdown_grace_seconds",
+];
+
+impl Config {
+    /// Loads `path` if given (it must exist) or `./spirit.toml` if present, then applies the
+    /// `SPIRIT_<KEY>` environment overrides.
+    pub fn load(path: Option<&Path>) -> Result<Self> {
+        let text = match path {
+            Some(path) => std::fs::read_to_string(path).map_err(|e| {
+                SpiritError::Config(format!("cannot read config file {}: {e}", path.display()))
+            })?,
+            None => std::fs::read_to_string("spirit.toml").unwrap_or_default(),
+        };
+        Self::from_toml_with_env(&text, |key| std::env::var(key).ok())
+    }
+
+    /// Parses `text` as TOML and applies overrides read through `env`.
+    pub fn from_toml_with_env(text: &str, env: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let mut table: toml::Table = toml::from_str(text)
+            .map_err(|e| SpiritError::Config(format!("invalid spirit.toml: {e}")))?;
+        for key in KEYS {
+            let var = format!("SPIRIT_{}", key.to_uppercase());
+            if let Some(value) = env(&var) {
+                table.insert((*key).to_string(), env_value(&value));
+            }
+        }
+        table
+            .try_into()
+            .map_err(|e| SpiritError::Config(format!("invalid configuration: {e}")))
+    }
+
+    /// Path of the embedded store file.
+    pub fn store_path(&self) -> PathBuf {
+        self.data_dir.join("spirit.duckdb")
+    }
+}
+
+/// Environment values are strings; numbers are passed as TOML integers so that numeric keys
+/// accept `SPIRIT_MAX_CONNECTIONS=100`.
+fn env_value(value: &str) -> toml::Value {
+    match value.parse::<i64>() {
+        Ok(n) => toml::Value::Integer(n),
+        Err(_) => toml::Value::String(value.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_gives_defaults() {
+        let config = Config::from_toml_with_env("", |_| None).unwrap();
+        assert_eq!(config, Config::default());
+        assert_eq!(config.pg_listen.port(), 5433);
+    }
+
+    #[test]
+    fn environment_overrides_file() {
+        let config = Config::from_toml_with_env("max_connections = 10\ndata_dir = 'x'", |k| {
+            (k == "SPIRIT_MAX_CONNECTIONS").then(|| "20".to_string())
+        })
+        .unwrap();
+        assert_eq!(config.max_connections, 20);
+        assert_eq!(config.data_dir, PathBuf::from("x"));
+    }
+
+    #[test]
+    fn unknown_key_is_an_error_naming_it() {
+        let err = Config::from_toml_with_env("pg_port = 1", |_| None).unwrap_err();
+        assert!(err.to_string().contains("pg_port"), "{err}");
+    }
+}

@@ -1,0 +1,239 @@
+//! The engine: one DataFusion `SessionContext` over the embedded store and the catalogs BI tools
+//! expect, plus the statements that need more than DataFusion gives (persisted external tables).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use datafusion::common::config::Dialect;
+use datafusion::dataframe::DataFrame;
+use datafusion::logical_expr::{DdlStatement, LogicalPlan};
+use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::sql::parser::{DFParserBuilder, Statement};
+use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+use datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
+use datafusion_pg_catalog::pg_catalog::setup_pg_catalog;
+
+use crate::catalog::StoreSchemaProvider;
+use crate::config::Config;
+use crate::demo::{self, DemoOptions};
+use crate::error::{Result, SpiritError};
+use crate::store::{Store, quote_literal};
+
+/// The analytics engine shared by every front end.
+pub struct Engine {
+    config: Config,
+    store: Store,
+    public: Arc<StoreSchemaProvider>,
+    ctx: SessionContext,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("config", &self.config)
+            .field("store", &self.store)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// Opens the store in `config.data_dir` and builds the session context, re-creating the
+    /// external tables defined earlier.
+    pub async fn open(config: Config) -> Result<Self> {
+        let store = Store::open(&config.store_path())?;
+        let mut session = SessionConfig::new()
+            .with_default_catalog_and_schema(&config.database, "public")
+            .with_information_schema(true);
+        let options = session.options_mut();
+        options.sql_parser.dialect = Dialect::PostgreSQL;
+        // The store keeps plain strings; view types would only be converted back and forth.
+        options.sql_parser.map_string_types_to_utf8view = false;
+        let ctx = SessionContext::new_with_config(session);
+
+        let public = Arc::new(StoreSchemaProvider::new(store.clone()));
+        ctx.catalog(&config.database)
+            .ok_or_else(|| SpiritError::Config("default catalog missing".into()))?
+            .register_schema("public", Arc::clone(&public) as _)?;
+        setup_pg_catalog(&ctx, &config.database, EmptyContextProvider)
+            .map_err(|e| SpiritError::DataFusion(*e))?;
+
+        let engine = Self {
+            config,
+            store,
+            public,
+            ctx,
+        };
+        engine.restore_external_tables().await;
+        Ok(engine)
+    }
+
+    /// The engine's configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The embedded store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The DataFusion session every query runs in.
+    pub fn context(&self) -> &SessionContext {
+        &self.ctx
+    }
+
+    /// Whether the store holds no tables yet (a fresh data dir).
+    pub fn is_empty(&self) -> Result<bool> {
+        Ok(self.store.table_names()?.is_empty())
+    }
+
+    /// (Re)generates the demo data set into the store.
+    pub fn generate_demo(&self, options: &DemoOptions) -> Result<demo::DemoSummary> {
+        let summary = demo::generate(&self.store, options)?;
+        self.public.invalidate();
+        Ok(summary)
+    }
+
+    /// Runs one statement and returns its result. Handles the statements only DataFusion's
+    /// dialect has (see [`is_native_statement`]), persisting external-table definitions.
+    pub async fn sql(&self, sql: &str) -> Result<DataFrame> {
+        let dialect = PostgreSqlDialect {};
+        let mut statements = DFParserBuilder::new(sql)
+            .with_dialect(&dialect)
+            .build()?
+            .parse_statements()?;
+        let statement = match (statements.pop_front(), statements.is_empty()) {
+            (Some(statement), true) => statement,
+            (None, _) => return Ok(self.ctx.read_empty()?),
+            (Some(_), false) => {
+                return Err(SpiritError::InvalidInput(
+                    "send one statement at a time here (found several separated by ';')".into(),
+                ));
+            }
+        };
+        let state = self.ctx.state();
+        let plan = state.statement_to_plan(statement.clone()).await?;
+        let saved = match (&statement, &plan) {
+            (
+                Statement::CreateExternalTable(cmd),
+                LogicalPlan::Ddl(DdlStatement::CreateExternalTable(create)),
+            ) => {
+                let exists = self.ctx.table_exist(create.name.clone())?;
+                (!exists || create.or_replace).then(|| {
+                    (
+                        create.name.table().to_string(),
+                        absolute_locations(sql, &cmd.locations),
+                    )
+                })
+            }
+            _ => None,
+        };
+        let df = self.ctx.execute_logical_plan(plan).await?;
+        if let Some((name, definition)) = saved {
+            self.store.save_external_table(&name, &definition)?;
+        }
+        Ok(df)
+    }
+
+    async fn restore_external_tables(&self) {
+        let definitions = match self.store.external_tables() {
+            Ok(definitions) => definitions,
+            Err(e) => {
+                tracing::error!("cannot read external table definitions: {e}");
+                return;
+            }
+        };
+        for (name, definition) in definitions {
+            let restored = async { self.ctx.sql(&definition).await?.collect().await };
+            match restored.await {
+                Ok(_) => tracing::info!(table = %name, "restored external table"),
+                Err(e) => tracing::warn!(
+                    table = %name,
+                    "external table not restored (DROP TABLE {name} to forget it): {e}"
+                ),
+            }
+        }
+    }
+
+    /// Writes all committed data into the store file; called on shutdown.
+    pub fn checkpoint(&self) -> Result<()> {
+        self.store.checkpoint()
+    }
+}
+
+/// Whether `sql` starts with a statement that only DataFusion's dialect has (so a PostgreSQL
+/// parser would reject it): `CREATE [OR REPLACE] [UNBOUNDED] EXTERNAL TABLE` and `COPY … TO`.
+pub fn is_native_statement(sql: &str) -> bool {
+    let words: Vec<String> = strip_leading_comments(sql)
+        .split_whitespace()
+        .take(5)
+        .map(str::to_ascii_uppercase)
+        .collect();
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
+    matches!(
+        words.as_slice(),
+        ["CREATE", "EXTERNAL", ..]
+            | ["CREATE", "UNBOUNDED", "EXTERNAL", ..]
+            | ["CREATE", "OR", "REPLACE", "EXTERNAL", ..]
+            | ["CREATE", "OR", "REPLACE", "UNBOUNDED", "EXTERNAL"]
+    )
+}
+
+fn strip_leading_comments(mut sql: &str) -> &str {
+    loop {
+        sql = sql.trim_start();
+        if let Some(rest) = sql.strip_prefix("--") {
+            sql = rest.split_once('\n').map_or("", |(_, rest)| rest);
+        } else if let Some(rest) = sql.strip_prefix("/*") {
+            sql = rest.split_once("*/").map_or("", |(_, rest)| rest);
+        } else {
+            return sql;
+        }
+    }
+}
+
+/// `sql` with each relative local LOCATION made absolute, so the definition still works when the
+/// engine is later started from another directory.
+fn absolute_locations(sql: &str, locations: &[String]) -> String {
+    let mut sql = sql.trim().trim_end_matches(';').to_string();
+    for location in locations {
+        let path = Path::new(location);
+        if location.contains("://") || path.is_absolute() {
+            continue;
+        }
+        if let Ok(absolute) = std::path::absolute(path) {
+            let mut absolute = absolute.to_string_lossy().into_owned();
+            if location.ends_with('/') && !absolute.ends_with('/') {
+                absolute.push('/');
+            }
+            sql = sql.replace(&quote_literal(location), &quote_literal(&absolute));
+        }
+    }
+    sql
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn native_statements_are_recognised() {
+        assert!(is_native_statement(
+            "create external table t stored as csv location 'x'"
+        ));
+        assert!(is_native_statement(
+            "-- comment\n  CREATE OR REPLACE EXTERNAL TABLE t STORED AS PARQUET LOCATION 'x'"
+        ));
+        assert!(!is_native_statement("CREATE TABLE t (a int)"));
+        assert!(!is_native_statement("SELECT 'CREATE EXTERNAL'"));
+    }
+
+    #[test]
+    fn relative_locations_become_absolute() {
+        let sql = "CREATE EXTERNAL TABLE t STORED AS CSV LOCATION 'data/x.csv';";
+        let out = absolute_locations(sql, &["data/x.csv".to_string()]);
+        assert!(!out.contains("'data/x.csv'"), "{out}");
+        assert!(out.contains("/data/x.csv'"), "{out}");
+        assert!(!out.ends_with(';'));
+    }
+}

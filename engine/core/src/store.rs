@@ -1,0 +1,228 @@
+//! The embedded store: one DuckDB file in the data directory.
+//!
+//! Store tables are served to DataFusion by `datafusion-table-providers`' DuckDB provider, which
+//! pushes projections, filters and limits down into DuckDB and writes `INSERT`s through DuckDB's
+//! appender. This module owns the file, the table DDL, and the engine's own bookkeeping tables in
+//! the `spirit_internal` schema (definitions of external tables).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+use datafusion::catalog::TableProvider;
+use datafusion::common::TableReference;
+use datafusion_table_providers_common::arrow_bridge;
+use datafusion_table_providers_duckdb::pool::DuckDbConnectionPool;
+use datafusion_table_providers_duckdb::{DuckDB, DuckDBTableFactory};
+use duckdb::vtab::arrow::ArrowBatchRegistration;
+use duckdb::{AccessMode, Connection};
+
+use crate::error::{Result, SpiritError};
+
+/// Schema inside the DuckDB file that holds the engine's bookkeeping; never shown to users.
+const INTERNAL_SCHEMA: &str = "spirit_internal";
+
+/// Handle to the embedded DuckDB store. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pool: Arc<DuckDbConnectionPool>,
+    factory: Arc<DuckDBTableFactory>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.pool.db_path())
+            .finish()
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the store file at `path`.
+    pub fn open(path: &Path) -> Result<Self> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                SpiritError::io(format!("cannot create data dir {}", dir.display()), e)
+            })?;
+        }
+        let path_str = path.to_str().ok_or_else(|| {
+            SpiritError::InvalidInput(format!("data dir path {} is not UTF-8", path.display()))
+        })?;
+        let pool = DuckDbConnectionPool::new_file(path_str, &AccessMode::ReadWrite).map_err(|e| {
+            let msg = e.to_string();
+            if msg.contains("lock") {
+                SpiritError::StoreAccess(format!(
+                    "{} is in use by another process (is a `spirit serve` already running on this \
+                     data dir?): {msg}",
+                    path.display()
+                ))
+            } else {
+                SpiritError::StoreAccess(format!("cannot open {}: {msg}", path.display()))
+            }
+        })?;
+        let pool = Arc::new(pool);
+        let store = Self {
+            factory: Arc::new(DuckDBTableFactory::new(Arc::clone(&pool))),
+            pool,
+        };
+        store.with_conn(|conn| {
+            conn.execute_batch(&format!(
+                "CREATE SCHEMA IF NOT EXISTS {INTERNAL_SCHEMA};
+                 CREATE TABLE IF NOT EXISTS {INTERNAL_SCHEMA}.external_tables (
+                     name VARCHAR PRIMARY KEY,
+                     definition VARCHAR NOT NULL,
+                     created_at TIMESTAMP NOT NULL DEFAULT current_timestamp
+                 );"
+            ))
+        })?;
+        Ok(store)
+    }
+
+    /// Runs `f` on a pooled DuckDB connection.
+    pub fn with_conn<T>(&self, f: impl FnOnce(&Connection) -> duckdb::Result<T>) -> Result<T> {
+        let mut db_conn = Arc::clone(&self.pool)
+            .connect_sync()
+            .map_err(|e| SpiritError::StoreAccess(e.to_string()))?;
+        let conn = DuckDB::duckdb_conn(&mut db_conn)
+            .map_err(|e| SpiritError::StoreAccess(e.to_string()))?;
+        Ok(f(&conn.conn)?)
+    }
+
+    /// Names of the user-visible tables, sorted.
+    pub fn table_names(&self) -> Result<Vec<String>> {
+        self.with_conn(|conn| {
+            let mut stmt = conn.prepare(
+                "SELECT table_name FROM duckdb_tables() \
+                 WHERE database_name = current_database() AND schema_name = 'main' \
+                 ORDER BY table_name",
+            )?;
+            stmt.query_map([], |row| row.get(0))?.collect()
+        })
+    }
+
+    /// Whether the store has a user table called `name`.
+    pub fn has_table(&self, name: &str) -> Result<bool> {
+        self.with_conn(|conn| {
+            conn.query_row(
+                "SELECT count(*) FROM duckdb_tables() \
+                 WHERE database_name = current_database() AND schema_name = 'main' AND table_name = ?",
+                [name],
+                |row| row.get::<_, i64>(0),
+            )
+        })
+        .map(|n| n > 0)
+    }
+
+    /// A DataFusion provider for store table `name` that reads with push-down and accepts
+    /// `INSERT`, `UPDATE` and `DELETE`.
+    pub async fn table_provider(&self, name: &str) -> Result<Arc<dyn TableProvider>> {
+        self.factory
+            .read_write_table_provider(TableReference::bare(name))
+            .await
+            .map_err(|e| SpiritError::StoreAccess(format!("cannot open table {name}: {e}")))
+    }
+
+    /// Creates table `name` with `schema` and fills it with `batches`, in one transaction.
+    pub fn create_table(
+        &self,
+        name: &str,
+        schema: &SchemaRef,
+        batches: &[RecordBatch],
+    ) -> Result<()> {
+        let empty = to_duckdb_batch(&RecordBatch::new_empty(Arc::clone(schema)))?;
+        let mut converted = Vec::with_capacity(batches.len());
+        for batch in batches.iter().filter(|b| b.num_rows() > 0) {
+            converted.push(to_duckdb_batch(batch)?);
+        }
+        self.with_conn(|conn| {
+            conn.execute_batch("BEGIN TRANSACTION")?;
+            let result = (|| {
+                let registration = ArrowBatchRegistration::new(empty);
+                conn.execute(
+                    &format!(
+                        "CREATE TABLE {} AS SELECT * FROM arrow(?)",
+                        quote_ident(name)
+                    ),
+                    [&registration],
+                )?;
+                let mut appender = conn.appender(name)?;
+                for batch in converted {
+                    appender.append_record_batch(batch)?;
+                }
+                appender.flush()
+            })();
+            match result {
+                Ok(()) => conn.execute_batch("COMMIT"),
+                Err(e) => {
+                    conn.execute_batch("ROLLBACK")?;
+                    Err(e)
+                }
+            }
+        })
+    }
+
+    /// Drops store table `name`.
+    pub fn drop_table(&self, name: &str) -> Result<()> {
+        self.with_conn(|conn| {
+            conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", quote_ident(name)))
+        })
+    }
+
+    /// Records the `CREATE EXTERNAL TABLE` statement that defined `name`, so it is re-run at start-up.
+    pub fn save_external_table(&self, name: &str, definition: &str) -> Result<()> {
+        self.with_conn(|conn| {
+            conn.execute(
+                &format!(
+                    "INSERT OR REPLACE INTO {INTERNAL_SCHEMA}.external_tables (name, definition) \
+                     VALUES (?, ?)"
+                ),
+                [name, definition],
+            )
+            .map(|_| ())
+        })
+    }
+
+    /// Forgets the definition of external table `name`.
+    pub fn remove_external_table(&self, name: &str) -> Result<()> {
+        self.with_conn(|conn| {
+            conn.execute(
+                &format!("DELETE FROM {INTERNAL_SCHEMA}.external_tables WHERE name = ?"),
+                [name],
+            )
+            .map(|_| ())
+        })
+    }
+
+    /// The saved external-table definitions, oldest first, as `(name, statement)`.
+    pub fn external_tables(&self) -> Result<Vec<(String, String)>> {
+        self.with_conn(|conn| {
+            let mut stmt = conn.prepare(&format!(
+                "SELECT name, definition FROM {INTERNAL_SCHEMA}.external_tables ORDER BY created_at, name"
+            ))?;
+            stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+                .collect()
+        })
+    }
+
+    /// Writes everything to the main file and truncates the WAL; called on shutdown.
+    pub fn checkpoint(&self) -> Result<()> {
+        self.with_conn(|conn| conn.execute_batch("CHECKPOINT"))
+    }
+}
+
+/// Converts a DataFusion (arrow 59) batch to DuckDB's arrow version.
+fn to_duckdb_batch(batch: &RecordBatch) -> Result<duckdb::arrow::array::RecordBatch> {
+    arrow_bridge::record_batch_to_60(batch)
+        .map_err(|e| SpiritError::StoreAccess(format!("cannot convert batch for the store: {e}")))
+}
+
+/// Quotes an identifier for DuckDB SQL.
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Quotes a string literal for DuckDB SQL.
+pub fn quote_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}

@@ -1,0 +1,170 @@
+//! The `spirit` command line: `serve`, `demo` and `sql`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use chrono::NaiveDate;
+use clap::{Args, Parser, Subcommand};
+use spirit_core::config::LogFormat;
+use spirit_core::demo::{DemoOptions, DemoSummary};
+use spirit_core::{Config, Engine};
+use tokio::net::TcpListener;
+use tracing::info;
+
+use crate::output::{OutputFormat, write_batches};
+use crate::server;
+
+/// Spirit Analytics: SQL analytics for the Spirit Tours platform over the PostgreSQL protocol.
+#[derive(Debug, Parser)]
+#[command(name = "spirit", version, about)]
+pub struct Cli {
+    #[command(flatten)]
+    common: CommonArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Args)]
+struct CommonArgs {
+    /// Configuration file (default: ./spirit.toml when present).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Data directory holding the embedded store (default: ./data).
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the PostgreSQL wire protocol (generates the demo data first on an empty data dir).
+    Serve {
+        /// Address to listen on for pg-wire clients (default 127.0.0.1:5433).
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<SocketAddr>,
+    },
+    /// (Re)generate the Spirit Tours demo data set into the store.
+    Demo {
+        /// Volume multiplier: 1 is about 100k bookings, 100 about 10M.
+        #[arg(long)]
+        scale: Option<u32>,
+        /// Random seed; the same seed and end date give the same data.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Last day of data, YYYY-MM-DD (default: today, UTC).
+        #[arg(long, value_name = "DATE")]
+        end_date: Option<NaiveDate>,
+    },
+    /// Run one SQL statement against the data dir and print the result.
+    Sql {
+        /// The statement.
+        query: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: OutputFormat,
+    },
+}
+
+impl Cli {
+    /// Runs the command.
+    pub async fn run(self) -> anyhow::Result<()> {
+        let mut config = Config::load(self.common.config.as_deref())?;
+        if let Some(dir) = self.common.data_dir {
+            config.data_dir = dir;
+        }
+        match self.command {
+            Command::Serve { listen } => {
+                if let Some(listen) = listen {
+                    config.pg_listen = listen;
+                }
+                init_logging(config.log_format);
+                serve(config).await
+            }
+            Command::Demo {
+                scale,
+                seed,
+                end_date,
+            } => {
+                init_logging(config.log_format);
+                let engine = Engine::open(config.clone()).await?;
+                let options = DemoOptions {
+                    scale: scale.unwrap_or(config.demo_scale),
+                    seed: seed.unwrap_or(config.demo_seed),
+                    end_date: end_date.unwrap_or_else(today),
+                    progress: true,
+                };
+                let summary = generate_demo(&engine, &options)?;
+                for (table, rows) in &summary.rows {
+                    println!("{table:<18} {rows:>12} rows");
+                }
+                Ok(())
+            }
+            Command::Sql { query, format } => {
+                let engine = Engine::open(config).await?;
+                let batches = engine.sql(&query).await?.collect().await?;
+                write_batches(&mut std::io::stdout().lock(), &batches, format)
+            }
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let listen = config.pg_listen;
+    let engine = Engine::open(config.clone()).await?;
+    if engine.is_empty()? {
+        info!(
+            data_dir = %config.data_dir.display(),
+            "empty data dir: generating the demo data set first (scale {}, seed {})",
+            config.demo_scale,
+            config.demo_seed
+        );
+        generate_demo(
+            &engine,
+            &DemoOptions {
+                scale: config.demo_scale,
+                seed: config.demo_seed,
+                end_date: today(),
+                progress: false,
+            },
+        )?;
+    }
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let addr = listener.local_addr()?;
+    info!(%addr, database = %config.database, "pg-wire listening");
+    // A stable line on stdout for scripts and tests that bind port 0.
+    println!("spirit listening pg={addr}");
+    server::run(listener, Arc::new(engine), server::shutdown_signal()).await
+}
+
+fn generate_demo(engine: &Engine, options: &DemoOptions) -> anyhow::Result<DemoSummary> {
+    let started = std::time::Instant::now();
+    let summary = engine.generate_demo(options)?;
+    let total: u64 = summary.rows.iter().map(|(_, n)| n).sum();
+    info!(
+        rows = total,
+        from = %summary.days.0,
+        to = %summary.days.1,
+        seconds = format!("{:.1}", started.elapsed().as_secs_f64()),
+        "demo data generated"
+    );
+    Ok(summary)
+}
+
+fn today() -> NaiveDate {
+    chrono::Utc::now().date_naive()
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}

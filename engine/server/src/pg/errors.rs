@@ -1,0 +1,200 @@
+//! SQLSTATE mapping: engine errors become PostgreSQL error responses with the right code, so
+//! clients can tell a typo from an unknown table from a bad parameter.
+
+use datafusion::error::DataFusionError;
+use datafusion::sql::sqlparser::parser::ParserError;
+use pgwire::api::{ClientInfo, ErrorHandler};
+use pgwire::error::{ErrorInfo, PgWireError};
+use spirit_core::SpiritError;
+
+/// SQLSTATE codes used by the engine.
+pub mod sqlstate {
+    /// Syntax error.
+    pub const SYNTAX_ERROR: &str = "42601";
+    /// Undefined table.
+    pub const UNDEFINED_TABLE: &str = "42P01";
+    /// Undefined column.
+    pub const UNDEFINED_COLUMN: &str = "42703";
+    /// Undefined function.
+    pub const UNDEFINED_FUNCTION: &str = "42883";
+    /// Duplicate table.
+    pub const DUPLICATE_TABLE: &str = "42P07";
+    /// Data type mismatch.
+    pub const DATATYPE_MISMATCH: &str = "42804";
+    /// Syntax error or access rule violation (other planning errors).
+    pub const PLAN_ERROR: &str = "42000";
+    /// Invalid parameter value.
+    pub const INVALID_PARAMETER_VALUE: &str = "22023";
+    /// Invalid text representation (a value that does not parse as its type).
+    pub const INVALID_TEXT_REPRESENTATION: &str = "22P02";
+    /// Division by zero.
+    pub const DIVISION_BY_ZERO: &str = "22012";
+    /// Numeric value out of range.
+    pub const NUMERIC_OUT_OF_RANGE: &str = "22003";
+    /// Feature not supported.
+    pub const FEATURE_NOT_SUPPORTED: &str = "0A000";
+    /// Protocol violation.
+    pub const PROTOCOL_VIOLATION: &str = "08P01";
+    /// Out of memory / resources exhausted.
+    pub const OUT_OF_MEMORY: &str = "53200";
+    /// Too many connections.
+    pub const TOO_MANY_CONNECTIONS: &str = "53300";
+    /// Invalid catalog name (unknown database).
+    pub const INVALID_CATALOG_NAME: &str = "3D000";
+    /// Internal error.
+    pub const INTERNAL_ERROR: &str = "XX000";
+}
+
+/// Rewrites engine errors into user errors with a SQLSTATE before they are sent.
+#[derive(Debug, Default)]
+pub struct SqlStateErrorHandler;
+
+impl ErrorHandler for SqlStateErrorHandler {
+    fn on_error<C>(&self, _client: &C, error: &mut PgWireError)
+    where
+        C: ClientInfo,
+    {
+        if let PgWireError::ApiError(inner) = error {
+            let info = error_info(inner.as_ref());
+            tracing::debug!(code = %info.code, "query failed: {}", info.message);
+            *error = PgWireError::UserError(Box::new(info));
+        }
+    }
+}
+
+/// An error response for `err`.
+pub fn error_info(err: &(dyn std::error::Error + 'static)) -> ErrorInfo {
+    let (code, message) = classify(err);
+    ErrorInfo::new("ERROR".to_string(), code.to_string(), message)
+}
+
+/// The SQLSTATE and message for an error raised below the wire protocol.
+pub fn classify(err: &(dyn std::error::Error + 'static)) -> (&'static str, String) {
+    if let Some(e) = err.downcast_ref::<SpiritError>() {
+        return match e {
+            SpiritError::DataFusion(e) => classify_datafusion(e),
+            SpiritError::InvalidInput(msg) => (sqlstate::INVALID_PARAMETER_VALUE, msg.clone()),
+            other => (sqlstate::INTERNAL_ERROR, other.to_string()),
+        };
+    }
+    if let Some(e) = err.downcast_ref::<DataFusionError>() {
+        return classify_datafusion(e);
+    }
+    if let Some(e) = err.downcast_ref::<ParserError>() {
+        return (sqlstate::SYNTAX_ERROR, e.to_string());
+    }
+    (sqlstate::INTERNAL_ERROR, err.to_string())
+}
+
+fn classify_datafusion(err: &DataFusionError) -> (&'static str, String) {
+    let root = err.find_root();
+    let message = root.to_string();
+    let lower = message.to_lowercase();
+    let code = match root {
+        DataFusionError::SQL(..) => sqlstate::SYNTAX_ERROR,
+        DataFusionError::NotImplemented(_) => sqlstate::FEATURE_NOT_SUPPORTED,
+        DataFusionError::ResourcesExhausted(_) => sqlstate::OUT_OF_MEMORY,
+        DataFusionError::ArrowError(e, _) => match e.as_ref() {
+            arrow::error::ArrowError::DivideByZero => sqlstate::DIVISION_BY_ZERO,
+            arrow::error::ArrowError::CastError(_) | arrow::error::ArrowError::ParseError(_) => {
+                sqlstate::INVALID_TEXT_REPRESENTATION
+            }
+            arrow::error::ArrowError::ArithmeticOverflow(_) => sqlstate::NUMERIC_OUT_OF_RANGE,
+            _ => sqlstate::INTERNAL_ERROR,
+        },
+        DataFusionError::SchemaError(..) if lower.contains("no field named") => {
+            sqlstate::UNDEFINED_COLUMN
+        }
+        DataFusionError::Plan(_) | DataFusionError::SchemaError(..) => {
+            classify_plan_message(&lower)
+        }
+        DataFusionError::Execution(_) if lower.contains("divide by zero") => {
+            sqlstate::DIVISION_BY_ZERO
+        }
+        DataFusionError::Execution(_) if lower.contains("cast") || lower.contains("parse") => {
+            sqlstate::INVALID_TEXT_REPRESENTATION
+        }
+        _ => sqlstate::INTERNAL_ERROR,
+    };
+    (code, strip_prefixes(&message))
+}
+
+fn classify_plan_message(lower: &str) -> &'static str {
+    if lower.contains("table") && (lower.contains("not found") || lower.contains("doesn't exist")) {
+        sqlstate::UNDEFINED_TABLE
+    } else if lower.contains("invalid function")
+        || lower.contains("function") && lower.contains("not found")
+        || lower.contains("no function matches")
+    {
+        sqlstate::UNDEFINED_FUNCTION
+    } else if lower.contains("no field named") {
+        sqlstate::UNDEFINED_COLUMN
+    } else if lower.contains("already exists") {
+        sqlstate::DUPLICATE_TABLE
+    } else if lower.contains("expected") && lower.contains("param") {
+        sqlstate::PROTOCOL_VIOLATION
+    } else if lower.contains("cannot coerce")
+        || lower.contains("cannot infer common")
+        || lower.contains("type coercion")
+    {
+        sqlstate::DATATYPE_MISMATCH
+    } else if lower.contains("sql error") || lower.contains("parsererror") {
+        sqlstate::SYNTAX_ERROR
+    } else {
+        sqlstate::PLAN_ERROR
+    }
+}
+
+/// DataFusion prefixes messages with the error kind ("Error during planning: "); users want the
+/// sentence itself.
+fn strip_prefixes(message: &str) -> String {
+    const PREFIXES: &[&str] = &[
+        "Error during planning: ",
+        "Execution error: ",
+        "Schema error: ",
+        "This feature is not implemented: ",
+        "SQL error: ",
+        "Arrow error: ",
+    ];
+    let mut message = message;
+    while let Some(rest) = PREFIXES.iter().find_map(|p| message.strip_prefix(p)) {
+        message = rest;
+    }
+    message.trim().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code_of(err: DataFusionError) -> &'static str {
+        classify(&err).0
+    }
+
+    #[test]
+    fn plan_errors_get_specific_codes() {
+        assert_eq!(
+            code_of(DataFusionError::Plan(
+                "table 'spirit.public.nope' not found".into()
+            )),
+            sqlstate::UNDEFINED_TABLE
+        );
+        assert_eq!(
+            code_of(DataFusionError::Plan("Invalid function 'nope'.".into())),
+            sqlstate::UNDEFINED_FUNCTION
+        );
+        assert_eq!(
+            code_of(DataFusionError::SQL(
+                Box::new(ParserError::ParserError("Expected: an expression".into())),
+                None
+            )),
+            sqlstate::SYNTAX_ERROR
+        );
+    }
+
+    #[test]
+    fn messages_lose_the_error_kind_prefix() {
+        let (_, message) = classify(&DataFusionError::Plan("table 'x' not found".into()));
+        assert_eq!(message, "table 'x' not found");
+    }
+}

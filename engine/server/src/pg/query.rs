@@ -1,0 +1,264 @@
+//! Query handling: datafusion-postgres' session service, plus the statements it does not cover.
+//!
+//! - Statements only DataFusion's dialect has (`CREATE EXTERNAL TABLE`) are run by the engine,
+//!   which persists their definitions; the PostgreSQL parser would reject them.
+//! - DDL and `UPDATE`/`DELETE` answer with a command tag (`CREATE TABLE`, `DELETE 3`) rather than
+//!   an empty result set, as drivers such as pgjdbc's `executeUpdate` require.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::array::{Array, UInt64Array};
+use datafusion::common::ParamValues;
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::prelude::{DataFrame, SessionContext};
+use datafusion::sql::sqlparser::ast::{ObjectType, Statement};
+use datafusion_postgres::hooks::{HookClient, QueryHook};
+use datafusion_postgres::{DfSessionService, Parser};
+use futures::Sink;
+use pgwire::api::portal::{Format, Portal};
+use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
+use pgwire::api::results::{FieldInfo, Response, Tag};
+use pgwire::api::stmt::QueryParser;
+use pgwire::api::store::PortalStore;
+use pgwire::api::{ClientInfo, ClientPortalStore, Type};
+use pgwire::error::{PgWireError, PgWireResult};
+use pgwire::messages::PgWireBackendMessage;
+use spirit_core::Engine;
+use spirit_core::engine::is_native_statement;
+
+use super::cancel::RunningQueries;
+
+/// The statement type datafusion-postgres stores for the extended protocol: the SQL text and,
+/// unless the engine runs it natively, the parsed statement with its plan.
+pub type PgStatement = (String, Option<(Statement, LogicalPlan)>);
+
+/// Simple and extended query handler.
+pub struct QueryService {
+    engine: Arc<Engine>,
+    inner: Arc<DfSessionService>,
+    parser: Arc<StatementParser>,
+    running: Arc<RunningQueries>,
+}
+
+impl QueryService {
+    /// A handler over `engine`'s session, with datafusion-postgres' standard hooks (cursors,
+    /// SET/SHOW, transactions) and ours.
+    pub fn new(engine: Arc<Engine>, running: Arc<RunningQueries>) -> Self {
+        let ctx = Arc::new(engine.context().clone());
+        let hooks: Vec<Arc<dyn QueryHook>> = vec![
+            Arc::new(datafusion_postgres::hooks::cursor::CursorStatementHook),
+            Arc::new(datafusion_postgres::hooks::set_show::SetShowHook),
+            Arc::new(datafusion_postgres::hooks::transactions::TransactionStatementHook),
+            Arc::new(CommandTagHook),
+        ];
+        let inner = Arc::new(DfSessionService::new_with_hooks(ctx, hooks));
+        let parser = Arc::new(StatementParser {
+            inner: ExtendedQueryHandler::query_parser(inner.as_ref()),
+        });
+        Self {
+            engine,
+            inner,
+            parser,
+            running,
+        }
+    }
+
+    async fn run_native(&self, sql: &str) -> PgWireResult<Response> {
+        let df = self
+            .engine
+            .sql(sql)
+            .await
+            .map_err(|e| PgWireError::ApiError(Box::new(e)))?;
+        df.collect()
+            .await
+            .map_err(|e| PgWireError::ApiError(Box::new(e)))?;
+        Ok(Response::Execution(Tag::new("CREATE EXTERNAL TABLE")))
+    }
+}
+
+#[async_trait]
+impl SimpleQueryHandler for QueryService {
+    async fn do_query<C>(&self, client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore,
+        C::Error: std::fmt::Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        if is_native_statement(query) {
+            return Ok(vec![self.run_native(query).await?]);
+        }
+        let (pid, secret) = client.pid_and_secret_key();
+        let signal = self.running.start(pid, &secret);
+        let mut responses =
+            SimpleQueryHandler::do_query(self.inner.as_ref(), client, query).await?;
+        for response in &mut responses {
+            RunningQueries::guard(response, &signal);
+        }
+        Ok(responses)
+    }
+}
+
+#[async_trait]
+impl ExtendedQueryHandler for QueryService {
+    type Statement = PgStatement;
+    type QueryParser = StatementParser;
+
+    fn query_parser(&self) -> Arc<Self::QueryParser> {
+        Arc::clone(&self.parser)
+    }
+
+    async fn do_query<C>(
+        &self,
+        client: &mut C,
+        portal: &Portal<Self::Statement>,
+        max_rows: usize,
+    ) -> PgWireResult<Response>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: std::fmt::Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let (sql, planned) = &portal.statement.statement;
+        if planned.is_none() && is_native_statement(sql) {
+            return self.run_native(sql).await;
+        }
+        let (pid, secret) = client.pid_and_secret_key();
+        let signal = self.running.start(pid, &secret);
+        let mut response =
+            ExtendedQueryHandler::do_query(self.inner.as_ref(), client, portal, max_rows).await?;
+        RunningQueries::guard(&mut response, &signal);
+        Ok(response)
+    }
+}
+
+/// Parses extended-protocol statements: native ones are kept as text, the rest are planned by
+/// datafusion-postgres.
+pub struct StatementParser {
+    inner: Arc<Parser>,
+}
+
+#[async_trait]
+impl QueryParser for StatementParser {
+    type Statement = PgStatement;
+
+    async fn parse_sql<C>(
+        &self,
+        client: &C,
+        sql: &str,
+        types: &[Option<Type>],
+    ) -> PgWireResult<Option<Self::Statement>>
+    where
+        C: ClientInfo + Unpin + Send + Sync,
+    {
+        if is_native_statement(sql) {
+            return Ok(Some((sql.to_string(), None)));
+        }
+        self.inner.parse_sql(client, sql, types).await
+    }
+
+    fn get_parameter_types(&self, stmt: &Self::Statement) -> PgWireResult<Vec<Type>> {
+        self.inner.get_parameter_types(stmt)
+    }
+
+    fn get_result_schema(
+        &self,
+        stmt: &Self::Statement,
+        column_format: Option<&Format>,
+    ) -> PgWireResult<Vec<FieldInfo>> {
+        self.inner.get_result_schema(stmt, column_format)
+    }
+}
+
+/// Answers DDL and `UPDATE`/`DELETE` with the command tag PostgreSQL sends.
+struct CommandTagHook;
+
+/// The command tag for statements that return no rows, and whether it carries a row count.
+fn command_tag(statement: &Statement) -> Option<(&'static str, bool)> {
+    Some(match statement {
+        Statement::CreateTable(_) => ("CREATE TABLE", false),
+        Statement::CreateView(_) => ("CREATE VIEW", false),
+        Statement::CreateSchema { .. } => ("CREATE SCHEMA", false),
+        Statement::Drop { object_type, .. } => match object_type {
+            ObjectType::Table => ("DROP TABLE", false),
+            ObjectType::View => ("DROP VIEW", false),
+            ObjectType::Schema => ("DROP SCHEMA", false),
+            _ => return None,
+        },
+        Statement::Update(_) => ("UPDATE", true),
+        Statement::Delete(_) => ("DELETE", true),
+        _ => return None,
+    })
+}
+
+async fn execute_with_tag(df: DataFrame, tag: &str, counted: bool) -> PgWireResult<Response> {
+    let batches = df
+        .collect()
+        .await
+        .map_err(|e| PgWireError::ApiError(Box::new(e)))?;
+    let tag = Tag::new(tag);
+    if !counted {
+        return Ok(Response::Execution(tag));
+    }
+    let rows: u64 = batches
+        .iter()
+        .filter_map(|b| b.column_by_name("count"))
+        .filter_map(|c| c.as_any().downcast_ref::<UInt64Array>().cloned())
+        .map(|c| (0..c.len()).map(|i| c.value(i)).sum::<u64>())
+        .sum();
+    Ok(Response::Execution(tag.with_rows(rows as usize)))
+}
+
+#[async_trait]
+impl QueryHook for CommandTagHook {
+    async fn handle_simple_query(
+        &self,
+        statement: &Statement,
+        session_context: &SessionContext,
+        _client: &mut dyn HookClient,
+    ) -> Option<PgWireResult<Response>> {
+        let (tag, counted) = command_tag(statement)?;
+        let result = async {
+            let df = session_context
+                .sql(&statement.to_string())
+                .await
+                .map_err(|e| PgWireError::ApiError(Box::new(e)))?;
+            execute_with_tag(df, tag, counted).await
+        };
+        Some(result.await)
+    }
+
+    async fn handle_extended_parse_query(
+        &self,
+        _statement: &Statement,
+        _session_context: &SessionContext,
+        _client: &(dyn ClientInfo + Send + Sync),
+    ) -> Option<PgWireResult<LogicalPlan>> {
+        None
+    }
+
+    async fn handle_extended_query(
+        &self,
+        statement: &Statement,
+        logical_plan: &LogicalPlan,
+        params: &ParamValues,
+        session_context: &SessionContext,
+        _client: &mut dyn HookClient,
+    ) -> Option<PgWireResult<Response>> {
+        let (tag, counted) = command_tag(statement)?;
+        let result = async {
+            let plan = logical_plan
+                .clone()
+                .replace_params_with_values(params)
+                .map_err(|e| PgWireError::ApiError(Box::new(e)))?;
+            let df = session_context
+                .execute_logical_plan(plan)
+                .await
+                .map_err(|e| PgWireError::ApiError(Box::new(e)))?;
+            execute_with_tag(df, tag, counted).await
+        };
+        Some(result.await)
+    }
+}

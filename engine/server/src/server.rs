@@ -1,0 +1,114 @@
+//! Server lifecycle: accept pg-wire connections until shutdown, bound the number of concurrent
+//! connections, then drain and checkpoint the store.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use pgwire::error::ErrorInfo;
+use pgwire::messages::Message;
+use pgwire::messages::response::ErrorResponse;
+use pgwire::tokio::process_socket;
+use spirit_core::Engine;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tracing::{Instrument, info, info_span, warn};
+
+use crate::pg::{PgHandlers, sqlstate};
+
+/// Serves pg-wire clients on `listener` until `shutdown` completes, then waits up to the
+/// configured grace period for open connections and checkpoints the store.
+pub async fn run(
+    listener: TcpListener,
+    engine: Arc<Engine>,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let max_connections = engine.config().max_connections;
+    let grace = Duration::from_secs(engine.config().shutdown_grace_seconds);
+    let handlers = Arc::new(PgHandlers::new(Arc::clone(&engine)));
+    let slots = Arc::new(Semaphore::new(max_connections));
+    tokio::pin!(shutdown);
+    loop {
+        let (socket, peer) = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = socket.set_nodelay(true);
+        let Ok(permit) = Arc::clone(&slots).try_acquire_owned() else {
+            warn!(%peer, max_connections, "connection refused: too many connections");
+            tokio::spawn(refuse(socket, max_connections));
+            continue;
+        };
+        let handlers = Arc::clone(&handlers);
+        tokio::spawn(
+            async move {
+                if let Err(e) = process_socket(socket, None, handlers).await {
+                    warn!("connection ended with an error: {e}");
+                }
+                drop(permit);
+            }
+            .instrument(info_span!("pg", %peer)),
+        );
+    }
+
+    let open = max_connections - slots.available_permits();
+    info!(
+        open,
+        grace_seconds = grace.as_secs(),
+        "shutting down: no new connections"
+    );
+    if tokio::time::timeout(grace, slots.acquire_many(max_connections as u32))
+        .await
+        .is_err()
+    {
+        warn!(
+            open = max_connections - slots.available_permits(),
+            "grace period over: closing the remaining connections"
+        );
+    }
+    engine.checkpoint()?;
+    info!("store checkpointed; bye");
+    Ok(())
+}
+
+/// Tells a client over the connection limit why it is turned away (SQLSTATE 53300), as
+/// PostgreSQL does, instead of silently closing the socket.
+async fn refuse(mut socket: TcpStream, max_connections: usize) {
+    let info = ErrorInfo::new(
+        "FATAL".to_string(),
+        sqlstate::TOO_MANY_CONNECTIONS.to_string(),
+        format!("sorry, too many clients already (max_connections is {max_connections})"),
+    );
+    let mut buf = BytesMut::new();
+    if ErrorResponse::from(info).encode(&mut buf).is_ok() {
+        let _ = socket.write_all(&buf).await;
+    }
+    let _ = socket.shutdown().await;
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => info!("SIGINT received"),
+            _ = term.recv() => info!("SIGTERM received"),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what building and testing Spirit Analytics needs on a fresh Debian machine.
+# Idempotent and quick when everything is already there.
+#   scripts/setup.sh          build tools (for `make run`)
+#   scripts/setup.sh --test   also the real clients the tests drive (psql, pgjdbc, psycopg)
+set -euo pipefail
+
+want_test=false
+[[ "${1:-}" == "--test" ]] && want_test=true
+
+need_apt=()
+have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+for pkg in mold; do have_pkg "$pkg" || need_apt+=("$pkg"); done
+if $want_test; then
+  command -v psql >/dev/null 2>&1 || need_apt+=(postgresql-client)
+  have_pkg libpostgresql-jdbc-java || need_apt+=(libpostgresql-jdbc-java)
+  # Java 17 may already be installed outside apt; any java on PATH will do.
+  command -v java >/dev/null 2>&1 || need_apt+=(default-jre-headless)
+fi
+if ((${#need_apt[@]})); then
+  echo "setup: installing ${need_apt[*]}"
+  sudo_cmd=""
+  [[ $(id -u) -ne 0 ]] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "setup: cargo not found; install Rust (https://rustup.rs) first" >&2
+  exit 1
+fi
+
+if $want_test && ! python3 -c "import psycopg" 2>/dev/null; then
+  echo "setup: installing psycopg 3"
+  python3 -m pip install --quiet "psycopg[binary]>=3.1"
+fi

@@ -1,0 +1,112 @@
+//! Real clients against a real server: psql, psycopg 3 (Python) and pgjdbc (Java).
+
+use std::process::Command;
+
+use spirit_tests::SpiritServer;
+
+fn psql(server: &SpiritServer, command: &str) -> String {
+    let output = Command::new("psql")
+        .args([
+            "-X",
+            "-A",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "spirit",
+            "-d",
+            "spirit",
+            "-p",
+        ])
+        .arg(server.port.to_string())
+        .args(["-v", "ON_ERROR_STOP=1", "-c", command])
+        .output()
+        .expect("run psql (apt package postgresql-client)");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "psql -c {command:?} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+#[test]
+fn psql_queries_and_meta_commands() {
+    let server = SpiritServer::start();
+    let out = psql(
+        &server,
+        "SELECT channel, count(*), sum(price_paid) FROM bookings GROUP BY 1 ORDER BY 1",
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].starts_with("channel|"), "{out}");
+    assert!(
+        lines[1].starts_with("B2B|")
+            && lines[2].starts_with("B2B2C|")
+            && lines[3].starts_with("B2C|"),
+        "{out}"
+    );
+    assert_eq!(lines[4], "(3 rows)", "{out}");
+
+    let tables = psql(&server, "\\dt");
+    for table in [
+        "bookings",
+        "customers",
+        "tours",
+        "ai_agents",
+        "external_factors",
+    ] {
+        assert!(
+            tables.contains(&format!("|{table}|")),
+            "\\dt lacks {table}:\n{tables}"
+        );
+    }
+    let bookings = psql(&server, "\\d bookings");
+    for column in [
+        "booking_id|bigint",
+        "price_paid|numeric",
+        "created_at|timestamp",
+    ] {
+        assert!(
+            bookings.contains(column),
+            "\\d bookings lacks {column}:\n{bookings}"
+        );
+    }
+    let databases = psql(&server, "\\l");
+    assert!(databases.contains("spirit|"), "\\l:\n{databases}");
+    let schemas = psql(&server, "\\dn");
+    assert!(schemas.contains("public|"), "\\dn:\n{schemas}");
+}
+
+#[test]
+fn psycopg3() {
+    let server = SpiritServer::start();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/clients/psycopg_check.py");
+    let output = Command::new("python3")
+        .arg(script)
+        .arg(server.port.to_string())
+        .output()
+        .expect("run python3");
+    assert!(
+        output.status.success(),
+        "psycopg check failed:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn pgjdbc() {
+    let server = SpiritServer::start();
+    let source = concat!(env!("CARGO_MANIFEST_DIR"), "/clients/JdbcCheck.java");
+    let output = Command::new("java")
+        .args(["-cp", "/usr/share/java/postgresql.jar", source])
+        .arg(server.port.to_string())
+        .output()
+        .expect("run java");
+    assert!(
+        output.status.success(),
+        "pgjdbc check failed:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

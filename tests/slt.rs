@@ -1,0 +1,113 @@
+//! The SQL contract: every `queries/tests/*.slt` file, run over the wire against a real server.
+//!
+//! `SLT_COMPLETE=1 cargo test --workspace --test slt` rewrites the expected results.
+
+use std::path::PathBuf;
+
+use async_trait::async_trait;
+use spirit_tests::SpiritServer;
+use sqllogictest::{DBOutput, DefaultColumnType};
+use tokio_postgres::{Client, SimpleQueryMessage};
+
+struct Wire {
+    client: Client,
+}
+
+#[async_trait]
+impl sqllogictest::AsyncDB for Wire {
+    type Error = tokio_postgres::Error;
+    type ColumnType = DefaultColumnType;
+
+    async fn run(&mut self, sql: &str) -> Result<DBOutput<DefaultColumnType>, Self::Error> {
+        let messages = self.client.simple_query(sql).await?;
+        let mut rows = Vec::new();
+        let mut columns = None;
+        let mut affected = 0;
+        for message in messages {
+            match message {
+                SimpleQueryMessage::RowDescription(desc) => columns = Some(desc.len()),
+                SimpleQueryMessage::Row(row) => {
+                    columns.get_or_insert(row.len());
+                    rows.push(
+                        (0..row.len())
+                            .map(|i| row.get(i).map_or("NULL".to_string(), render))
+                            .collect(),
+                    );
+                }
+                SimpleQueryMessage::CommandComplete(n) => affected = n,
+                _ => {}
+            }
+        }
+        Ok(match columns {
+            Some(n) => DBOutput::Rows {
+                types: vec![DefaultColumnType::Any; n],
+                rows,
+            },
+            None => DBOutput::StatementComplete(affected),
+        })
+    }
+
+    async fn shutdown(&mut self) {}
+
+    fn engine_name(&self) -> &str {
+        "spirit"
+    }
+}
+
+fn render(value: &str) -> String {
+    if value.is_empty() {
+        "(empty)".to_string()
+    } else {
+        value.to_string()
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let server = SpiritServer::start();
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../queries/tests");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("queries/tests")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "slt"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no .slt files in {}", dir.display());
+    let complete = std::env::var_os("SLT_COMPLETE").is_some();
+    let mut failures = Vec::new();
+    for file in &files {
+        let conninfo = server.conninfo();
+        let mut runner = sqllogictest::Runner::new(move || {
+            let conninfo = conninfo.clone();
+            async move {
+                let (client, connection) =
+                    tokio_postgres::connect(&conninfo, tokio_postgres::NoTls).await?;
+                tokio::spawn(connection);
+                Ok(Wire { client })
+            }
+        });
+        let name = file.file_name().unwrap().to_string_lossy().to_string();
+        if complete {
+            runner
+                .update_test_file(
+                    file,
+                    " ",
+                    sqllogictest::default_validator,
+                    sqllogictest::default_normalizer,
+                    sqllogictest::default_column_validator,
+                )
+                .await
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            println!("completed {name}");
+        } else {
+            match runner.run_file_async(file).await {
+                Ok(()) => println!("ok {name}"),
+                Err(e) => {
+                    println!("FAILED {name}: {}", e.display(true));
+                    failures.push(name);
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "failed: {failures:?}");
+}
