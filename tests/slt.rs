@@ -13,9 +13,30 @@ struct Wire {
     client: Client,
 }
 
+/// A failed statement, shown as `SQLSTATE: message` so `.slt` files can match on either.
+#[derive(Debug)]
+struct WireError(String);
+
+impl std::fmt::Display for WireError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for WireError {}
+
+impl From<tokio_postgres::Error> for WireError {
+    fn from(err: tokio_postgres::Error) -> Self {
+        Self(match err.as_db_error() {
+            Some(db) => format!("{}: {}", db.code().code(), db.message()),
+            None => err.to_string(),
+        })
+    }
+}
+
 #[async_trait]
 impl sqllogictest::AsyncDB for Wire {
-    type Error = tokio_postgres::Error;
+    type Error = WireError;
     type ColumnType = DefaultColumnType;
 
     async fn run(&mut self, sql: &str) -> Result<DBOutput<DefaultColumnType>, Self::Error> {
@@ -81,7 +102,9 @@ async fn main() {
             let conninfo = conninfo.clone();
             async move {
                 let (client, connection) =
-                    tokio_postgres::connect(&conninfo, tokio_postgres::NoTls).await?;
+                    tokio_postgres::connect(&conninfo, tokio_postgres::NoTls)
+                        .await
+                        .map_err(WireError::from)?;
                 tokio::spawn(connection);
                 Ok(Wire { client })
             }

@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use datafusion::common::config::Dialect;
 use datafusion::dataframe::DataFrame;
+use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::logical_expr::{DdlStatement, LogicalPlan};
+use datafusion::physical_optimizer::optimizer::PhysicalOptimizer;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::sql::parser::{DFParserBuilder, Statement};
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
@@ -48,7 +50,21 @@ impl Engine {
         options.sql_parser.dialect = Dialect::PostgreSQL;
         // The store keeps plain strings; view types would only be converted back and forth.
         options.sql_parser.map_string_types_to_utf8view = false;
-        let ctx = SessionContext::new_with_config(session);
+        // Physical filter pushdown would hand FilterExec predicates to the DuckDB scan as SQL
+        // text, bypassing the check in `StoreTable::supports_filters_pushdown` that keeps
+        // predicates DataFusion's unparser writes ambiguously out of DuckDB. Logical pushdown
+        // already gives the store every filter it can take.
+        let physical_rules = PhysicalOptimizer::new()
+            .rules
+            .into_iter()
+            .filter(|rule| !rule.name().starts_with("FilterPushdown"))
+            .collect();
+        let state = SessionStateBuilder::new()
+            .with_config(session)
+            .with_default_features()
+            .with_physical_optimizer_rules(physical_rules)
+            .build();
+        let ctx = SessionContext::new_with_state(state);
 
         let public = Arc::new(StoreSchemaProvider::new(store.clone()));
         ctx.catalog(&config.database)

@@ -2,6 +2,7 @@
 //!
 //! - [`config`]: `spirit.toml` and `SPIRIT_*` overrides.
 //! - [`store`]: the embedded DuckDB file and its tables.
+//! - [`store_table`]: the DataFusion table over one store table.
 //! - [`catalog`]: the `public` schema DataFusion sees, backed by the store.
 //! - [`engine`]: the DataFusion session shared by every front end.
 //! - [`demo`]: the Spirit Tours demo data set and its planted truths.
@@ -14,6 +15,7 @@ pub mod demo;
 pub mod engine;
 pub mod error;
 pub mod store;
+pub mod store_table;
 
 pub use config::Config;
 pub use engine::Engine;

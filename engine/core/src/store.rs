@@ -19,6 +19,7 @@ use duckdb::vtab::arrow::ArrowBatchRegistration;
 use duckdb::{AccessMode, Connection};
 
 use crate::error::{Result, SpiritError};
+use crate::store_table::StoreTable;
 
 /// Schema inside the DuckDB file that holds the engine's bookkeeping; never shown to users.
 const INTERNAL_SCHEMA: &str = "spirit_internal";
@@ -117,10 +118,12 @@ impl Store {
     /// A DataFusion provider for store table `name` that reads with push-down and accepts
     /// `INSERT`, `UPDATE` and `DELETE`.
     pub async fn table_provider(&self, name: &str) -> Result<Arc<dyn TableProvider>> {
-        self.factory
+        let provider = self
+            .factory
             .read_write_table_provider(TableReference::bare(name))
             .await
-            .map_err(|e| SpiritError::StoreAccess(format!("cannot open table {name}: {e}")))
+            .map_err(|e| SpiritError::StoreAccess(format!("cannot open table {name}: {e}")))?;
+        Ok(Arc::new(StoreTable::new(provider)))
     }
 
     /// Creates table `name` with `schema` and fills it with `batches`, in one transaction.

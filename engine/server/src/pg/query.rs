@@ -4,6 +4,8 @@
 //!   which persists their definitions; the PostgreSQL parser would reject them.
 //! - DDL and `UPDATE`/`DELETE` answer with a command tag (`CREATE TABLE`, `DELETE 3`) rather than
 //!   an empty result set, as drivers such as pgjdbc's `executeUpdate` require.
+//! - `DEALLOCATE [ALL | name]` releases protocol-level prepared statements (psycopg sends
+//!   `DEALLOCATE ALL` after DDL); DataFusion would look for a SQL-level `PREPARE` instead.
 
 use std::sync::Arc;
 
@@ -51,6 +53,7 @@ impl QueryService {
             Arc::new(datafusion_postgres::hooks::set_show::SetShowHook),
             Arc::new(datafusion_postgres::hooks::transactions::TransactionStatementHook),
             Arc::new(CommandTagHook),
+            Arc::new(DeallocateHook),
         ];
         let inner = Arc::new(DfSessionService::new_with_hooks(ctx, hooks));
         let parser = Arc::new(StatementParser {
@@ -260,5 +263,56 @@ impl QueryHook for CommandTagHook {
             execute_with_tag(df, tag, counted).await
         };
         Some(result.await)
+    }
+}
+
+/// Releases protocol-level prepared statements.
+struct DeallocateHook;
+
+impl DeallocateHook {
+    fn deallocate(statement: &Statement, client: &mut dyn HookClient) -> Option<Response> {
+        let Statement::Deallocate { name, .. } = statement else {
+            return None;
+        };
+        let name = name.value.as_str();
+        if name.eq_ignore_ascii_case("all") {
+            // pgwire's store cannot enumerate statements; clients that deallocate everything
+            // (psycopg after DDL) never reuse the old names, so they are simply left unused.
+            return Some(Response::Execution(Tag::new("DEALLOCATE ALL")));
+        }
+        client.portal_store().rm_statement(name);
+        Some(Response::Execution(Tag::new("DEALLOCATE")))
+    }
+}
+
+#[async_trait]
+impl QueryHook for DeallocateHook {
+    async fn handle_simple_query(
+        &self,
+        statement: &Statement,
+        _session_context: &SessionContext,
+        client: &mut dyn HookClient,
+    ) -> Option<PgWireResult<Response>> {
+        Self::deallocate(statement, client).map(Ok)
+    }
+
+    async fn handle_extended_parse_query(
+        &self,
+        _statement: &Statement,
+        _session_context: &SessionContext,
+        _client: &(dyn ClientInfo + Send + Sync),
+    ) -> Option<PgWireResult<LogicalPlan>> {
+        None
+    }
+
+    async fn handle_extended_query(
+        &self,
+        statement: &Statement,
+        _logical_plan: &LogicalPlan,
+        _params: &ParamValues,
+        _session_context: &SessionContext,
+        client: &mut dyn HookClient,
+    ) -> Option<PgWireResult<Response>> {
+        Self::deallocate(statement, client).map(Ok)
     }
 }

@@ -1,0 +1,165 @@
+//! The DataFusion table for a store table: datafusion-table-providers' DuckDB provider, with
+//! zero-column scans fixed.
+//!
+//! `SELECT count(*) FROM t` asks for no columns. The DuckDB provider answers such a scan with a
+//! one-column `SELECT 1 FROM t`, which DataFusion's physical planner rejects (the plan's schema
+//! must have zero fields). This wrapper keeps the cheap `SELECT 1` and projects its column away.
+//!
+//! Filters are pushed into DuckDB as SQL text. DataFusion's unparser does not parenthesise a
+//! predicate such as `x IS NULL` when it is the operand of a comparison, so
+//! `(a = 'x') <> (b IS NULL)` would reach DuckDB as `(a = 'x') <> b IS NULL` and mean something
+//! else. Filters with such operands are left to DataFusion instead.
+
+use std::sync::Arc;
+
+use arrow::datatypes::SchemaRef;
+use async_trait::async_trait;
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+use datafusion::common::{Constraints, Statistics};
+use datafusion::datasource::TableType;
+use datafusion::error::Result;
+use datafusion::logical_expr::dml::InsertOp;
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::projection::ProjectionExec;
+
+/// A store table as DataFusion sees it.
+#[derive(Debug)]
+pub struct StoreTable {
+    inner: Arc<dyn TableProvider>,
+}
+
+impl StoreTable {
+    /// Wraps the DuckDB provider `inner`.
+    pub fn new(inner: Arc<dyn TableProvider>) -> Self {
+        Self { inner }
+    }
+}
+
+/// Whether every operand of every comparison or arithmetic in `expr` is something the unparser
+/// writes unambiguously (a column, literal, cast, function call or parenthesised binary
+/// expression).
+fn unparses_safely(expr: &Expr) -> bool {
+    let mut safe = true;
+    let _ = expr.apply(|e| {
+        if let Expr::BinaryExpr(binary) = e {
+            let operand_ok = |operand: &Expr| {
+                matches!(
+                    operand,
+                    Expr::Column(_)
+                        | Expr::Literal(..)
+                        | Expr::Cast(_)
+                        | Expr::TryCast(_)
+                        | Expr::ScalarFunction(_)
+                        | Expr::BinaryExpr(_)
+                )
+            };
+            if !operand_ok(&binary.left) || !operand_ok(&binary.right) {
+                safe = false;
+                return Ok(TreeNodeRecursion::Stop);
+            }
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    safe
+}
+
+#[async_trait]
+impl TableProvider for StoreTable {
+    fn schema(&self) -> SchemaRef {
+        self.inner.schema()
+    }
+
+    fn constraints(&self) -> Option<&Constraints> {
+        self.inner.constraints()
+    }
+
+    fn table_type(&self) -> TableType {
+        self.inner.table_type()
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let plan = self.inner.scan(state, projection, filters, limit).await?;
+        match projection {
+            Some(columns) if columns.is_empty() && !plan.schema().fields().is_empty() => {
+                let no_columns: Vec<(Arc<dyn PhysicalExpr>, String)> = Vec::new();
+                Ok(Arc::new(ProjectionExec::try_new(no_columns, plan)?))
+            }
+            _ => Ok(plan),
+        }
+    }
+
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> Result<Vec<TableProviderFilterPushDown>> {
+        let mut support = self.inner.supports_filters_pushdown(filters)?;
+        for (filter, support) in filters.iter().zip(support.iter_mut()) {
+            if !unparses_safely(filter) {
+                *support = TableProviderFilterPushDown::Unsupported;
+            }
+        }
+        Ok(support)
+    }
+
+    fn statistics(&self) -> Option<Statistics> {
+        self.inner.statistics()
+    }
+
+    async fn insert_into(
+        &self,
+        state: &dyn Session,
+        input: Arc<dyn ExecutionPlan>,
+        insert_op: InsertOp,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        self.inner.insert_into(state, input, insert_op).await
+    }
+
+    async fn delete_from(
+        &self,
+        state: &dyn Session,
+        filters: Vec<Expr>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        self.inner.delete_from(state, filters).await
+    }
+
+    async fn update(
+        &self,
+        state: &dyn Session,
+        assignments: Vec<(String, Expr)>,
+        filters: Vec<Expr>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        self.inner.update(state, assignments, filters).await
+    }
+
+    async fn truncate(&self, state: &dyn Session) -> Result<Arc<dyn ExecutionPlan>> {
+        self.inner.truncate(state).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::prelude::{col, lit};
+
+    use super::*;
+
+    #[test]
+    fn postfix_predicates_inside_comparisons_stay_in_datafusion() {
+        assert!(unparses_safely(&col("a").eq(lit("x"))));
+        assert!(unparses_safely(
+            &col("a").eq(lit("x")).and(col("b").gt(lit(1)))
+        ));
+        assert!(unparses_safely(&col("b").is_null()));
+        assert!(!unparses_safely(
+            &col("a").eq(lit("x")).not_eq(col("b").is_null())
+        ));
+    }
+}
