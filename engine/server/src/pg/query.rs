@@ -24,12 +24,13 @@ use pgwire::api::results::{FieldInfo, Response, Tag};
 use pgwire::api::stmt::QueryParser;
 use pgwire::api::store::PortalStore;
 use pgwire::api::{ClientInfo, ClientPortalStore, Type};
-use pgwire::error::{PgWireError, PgWireResult};
+use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
 use spirit_core::Engine;
 use spirit_core::engine::is_native_statement;
 
 use super::cancel::RunningQueries;
+use super::errors::sqlstate;
 
 /// The statement type datafusion-postgres stores for the extended protocol: the SQL text and,
 /// unless the engine runs it natively, the parsed statement with its plan.
@@ -127,6 +128,21 @@ impl ExtendedQueryHandler for QueryService {
         let (sql, planned) = &portal.statement.statement;
         if planned.is_none() && is_native_statement(sql) {
             return self.run_native(sql).await;
+        }
+        let expected = self
+            .parser
+            .get_parameter_types(&portal.statement.statement)?
+            .len();
+        if portal.parameters.len() != expected {
+            return Err(PgWireError::UserError(Box::new(ErrorInfo::new(
+                "ERROR".to_string(),
+                sqlstate::PROTOCOL_VIOLATION.to_string(),
+                format!(
+                    "bind message supplies {} parameters, but prepared statement \"{}\" requires {expected}",
+                    portal.parameters.len(),
+                    portal.statement.id
+                ),
+            ))));
         }
         let (pid, secret) = client.pid_and_secret_key();
         let signal = self.running.start(pid, &secret);
