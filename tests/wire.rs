@@ -379,13 +379,38 @@ async fn external_tables_persist_across_restarts() {
     let files = tempfile::tempdir().unwrap();
     let csv = files.path().join("fx_rates.csv");
     std::fs::write(&csv, "currency,rate\nUSD,1.08\nGBP,0.85\nCHF,0.95\n").unwrap();
+    // A Parquet file written by the engine itself (DataFusion's COPY … TO).
+    let parquet = files.path().join("targets.parquet");
+    let scratch = tempfile::tempdir().unwrap();
+    spirit_tests::spirit(&[
+        "sql",
+        "--data-dir",
+        scratch.path().to_str().unwrap(),
+        &format!(
+            "COPY (SELECT * FROM (VALUES ('B2C', 100.0), ('B2B', 80.0)) AS t(channel, target)) \
+             TO '{}' STORED AS PARQUET",
+            parquet.display()
+        ),
+    ]);
+
     let mut server = SpiritServer::start();
     let client = server.connect().await;
+    // Simple protocol for the CSV table, extended protocol for the Parquet one.
     client
         .batch_execute(&format!(
             "CREATE EXTERNAL TABLE fx_rates STORED AS CSV LOCATION '{}' OPTIONS ('format.has_header' 'true')",
             csv.display()
         ))
+        .await
+        .unwrap();
+    client
+        .execute(
+            &format!(
+                "CREATE EXTERNAL TABLE targets STORED AS PARQUET LOCATION '{}'",
+                parquet.display()
+            ),
+            &[],
+        )
         .await
         .unwrap();
     let row = client
@@ -406,9 +431,55 @@ async fn external_tables_persist_across_restarts() {
         .await
         .unwrap();
     assert_eq!(row.get::<_, f64>(0), 0.85);
+    // External tables join store tables.
+    let row = client
+        .query_one(
+            "SELECT t.target, count(*) FROM targets t JOIN bookings b ON b.channel = t.channel \
+             WHERE t.channel = 'B2C' GROUP BY t.target",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, f64>(0), 100.0);
+    assert!(row.get::<_, i64>(1) > 10_000);
     client.batch_execute("DROP TABLE fx_rates").await.unwrap();
     let err = client
         .query("SELECT * FROM fx_rates", &[])
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&err), "42P01");
+    // A definition whose file is gone is reported at start-up and the rest keeps serving.
+    std::fs::remove_file(&parquet).unwrap();
+    drop(client);
+    let mut server = server;
+    assert!(server.stop().success());
+    let server = SpiritServer::start_with(ServerOptions {
+        data_dir: Some(server.data_dir.clone()),
+        ..Default::default()
+    });
+    let client = server.connect().await;
+    let err = client
+        .query("SELECT * FROM fx_rates", &[])
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&err), "42P01", "dropped tables stay dropped");
+    let row = client
+        .query_one("SELECT count(*) FROM tours", &[])
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, i64>(0), 60);
+    let err = client
+        .query("SELECT * FROM targets", &[])
+        .await
+        .unwrap_err();
+    let message = err.as_db_error().unwrap().message().to_string();
+    assert!(
+        message.contains("could not be loaded") && message.contains("DROP TABLE targets"),
+        "{message}"
+    );
+    client.batch_execute("DROP TABLE targets").await.unwrap();
+    let err = client
+        .query("SELECT * FROM targets", &[])
         .await
         .unwrap_err();
     assert_eq!(sqlstate(&err), "42P01");

@@ -12,9 +12,12 @@ use arrow::array::RecordBatch;
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use async_trait::async_trait;
-use datafusion::catalog::{SchemaProvider, TableProvider};
+use datafusion::catalog::{SchemaProvider, Session, TableProvider};
 use datafusion::datasource::MemTable;
+use datafusion::datasource::TableType;
 use datafusion::error::{DataFusionError, Result};
+use datafusion::logical_expr::Expr;
+use datafusion::physical_plan::ExecutionPlan;
 
 use crate::store::Store;
 
@@ -40,6 +43,21 @@ impl StoreSchemaProvider {
 
     fn attached(&self, name: &str) -> Option<Arc<dyn TableProvider>> {
         self.attached.read().expect("lock").get(name).cloned()
+    }
+
+    /// Registers external table `name`, whose saved definition failed to load, as a table that
+    /// answers every query with `error`, so users see why and can `DROP TABLE` it.
+    pub fn register_unavailable(&self, name: &str, error: String) {
+        let table = Arc::new(UnavailableTable {
+            message: format!(
+                "external table \"{name}\" could not be loaded at start-up: {error}; fix its \
+                 location and restart, or DROP TABLE {name}"
+            ),
+        });
+        self.attached
+            .write()
+            .expect("lock")
+            .insert(name.to_string(), table);
     }
 
     /// Forgets cached store-table providers, after the store was changed behind DataFusion's back
@@ -119,6 +137,33 @@ impl SchemaProvider for StoreSchemaProvider {
     fn table_exist(&self, name: &str) -> bool {
         self.attached.read().expect("lock").contains_key(name)
             || self.store.has_table(name).unwrap_or(false)
+    }
+}
+
+/// An external table whose definition no longer loads.
+#[derive(Debug)]
+struct UnavailableTable {
+    message: String,
+}
+
+#[async_trait]
+impl TableProvider for UnavailableTable {
+    fn schema(&self) -> SchemaRef {
+        Arc::new(Schema::empty())
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    async fn scan(
+        &self,
+        _state: &dyn Session,
+        _projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        _limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        Err(DataFusionError::Plan(self.message.clone()))
     }
 }
 

@@ -163,10 +163,13 @@ impl Engine {
             let restored = async { self.ctx.sql(&definition).await?.collect().await };
             match restored.await {
                 Ok(_) => tracing::info!(table = %name, "restored external table"),
-                Err(e) => tracing::warn!(
-                    table = %name,
-                    "external table not restored (DROP TABLE {name} to forget it): {e}"
-                ),
+                Err(e) => {
+                    tracing::warn!(
+                        table = %name,
+                        "external table not restored (DROP TABLE {name} to forget it): {e}"
+                    );
+                    self.public.register_unavailable(&name, e.to_string());
+                }
             }
         }
     }

@@ -203,7 +203,8 @@ struct Customer {
     true_nps: i16,
     reports_nps: bool,
     bad_tickets: u32,
-    churned: bool,
+    /// Position in `World::active` while the customer may still book.
+    active_slot: Option<usize>,
 }
 
 struct Tour {
@@ -211,7 +212,6 @@ struct Tour {
 }
 
 struct Partner {
-    kind_b2b: bool,
     commission_rate: f64,
 }
 
@@ -273,6 +273,8 @@ struct World<'c> {
     tours: Vec<Tour>,
     tours_by_category: Vec<Vec<usize>>,
     partners: Vec<Partner>,
+    /// Agencies and resellers with their popularity weights (Zipf-like).
+    partner_pools: [(Vec<usize>, Vec<f64>); 2],
     agents: Vec<Agent>,
     price_index: Vec<f64>,
     next_id: HashMap<&'static str, i64>,
@@ -299,6 +301,7 @@ pub fn simulate(
         tours: Vec::new(),
         tours_by_category: vec![Vec::new(); CATEGORIES.len()],
         partners: Vec::new(),
+        partner_pools: Default::default(),
         agents: Vec::new(),
         price_index: vec![1.0; CATEGORIES.len()],
         next_id: HashMap::new(),
@@ -385,8 +388,10 @@ impl World<'_> {
                     rate
                 ],
             )?;
+            let pool = &mut self.partner_pools[usize::from(!kind_b2b)];
+            pool.1.push(1.0 / (pool.0.len() as f64 + 1.0).powf(0.8));
+            pool.0.push(self.partners.len());
             self.partners.push(Partner {
-                kind_b2b,
                 commission_rate: rate,
             });
         }
@@ -483,7 +488,7 @@ impl World<'_> {
             true_nps,
             reports_nps,
             bad_tickets: 0,
-            churned: false,
+            active_slot: None,
         });
         self.customers.len() - 1
     }
@@ -494,6 +499,7 @@ impl World<'_> {
         let customer = if self.active.is_empty() || self.rng.chance(0.4) {
             let segment = (channel == "B2B" && self.rng.chance(0.5)).then_some(3);
             let c = self.new_customer(day, segment);
+            self.customers[c].active_slot = Some(self.active.len());
             self.active.push(c);
             c
         } else {
@@ -504,13 +510,8 @@ impl World<'_> {
         let partner = match channel {
             "B2C" => None,
             kind => {
-                let candidates: Vec<usize> = (0..self.partners.len())
-                    .filter(|p| self.partners[*p].kind_b2b == (kind == "B2B"))
-                    .collect();
-                let w: Vec<f64> = (0..candidates.len())
-                    .map(|i| 1.0 / (i as f64 + 1.0).powf(0.8))
-                    .collect();
-                Some(candidates[self.rng.weighted(&w)])
+                let (members, weights) = &self.partner_pools[usize::from(kind == "B2B2C")];
+                Some(members[self.rng.weighted(weights)])
             }
         };
         let travelers: i16 = if channel == "B2B" {
@@ -770,9 +771,11 @@ impl World<'_> {
             _ => 0.0,
         };
         if self.rng.chance(sigmoid(logit)) {
-            self.customers[customer].churned = true;
-            if let Some(pos) = self.active.iter().position(|c| *c == customer) {
-                self.active.swap_remove(pos);
+            if let Some(slot) = self.customers[customer].active_slot.take() {
+                self.active.swap_remove(slot);
+                if let Some(&moved) = self.active.get(slot) {
+                    self.customers[moved].active_slot = Some(slot);
+                }
             }
         }
     }
@@ -1020,7 +1023,6 @@ impl World<'_> {
                     c.reports_nps.then_some(c.true_nps)
                 ],
             )?;
-            debug_assert!(!c.churned || !self.active.contains(&i));
         }
         Ok(())
     }
