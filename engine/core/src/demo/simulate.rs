@@ -770,12 +770,12 @@ impl World<'_> {
             3 => CHURN_BUSINESS,
             _ => 0.0,
         };
-        if self.rng.chance(sigmoid(logit)) {
-            if let Some(slot) = self.customers[customer].active_slot.take() {
-                self.active.swap_remove(slot);
-                if let Some(&moved) = self.active.get(slot) {
-                    self.customers[moved].active_slot = Some(slot);
-                }
+        if self.rng.chance(sigmoid(logit))
+            && let Some(slot) = self.customers[customer].active_slot.take()
+        {
+            self.active.swap_remove(slot);
+            if let Some(&moved) = self.active.get(slot) {
+                self.customers[moved].active_slot = Some(slot);
             }
         }
     }
