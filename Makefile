@@ -18,8 +18,10 @@ test: setup-test lint
 	$(CARGO) build --locked --workspace --all-targets
 	$(CARGO) test --locked --workspace
 
+# Always the whole workspace: building one package would resolve other dependency features and
+# recompile DataFusion instead of reusing the test build.
 build:
-	$(CARGO) build --locked -p spirit-server --bin spirit
+	$(CARGO) build --locked --workspace
 
 lint:
 	$(CARGO) fmt --all --check

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 scale=${1:-1}
 runs=${2:-20}
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/spirit/target}"
-cargo build --quiet --locked -p spirit-server --bin spirit
+cargo build --quiet --locked --workspace
 spirit="$CARGO_TARGET_DIR/debug/spirit"
 dir=$(mktemp -d)
 trap 'kill $pid 2>/dev/null || true; rm -rf "$dir"' EXIT
