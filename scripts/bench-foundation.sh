@@ -42,3 +42,9 @@ for _ in $(seq "$runs"); do
 done
 median=$(printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
 printf 'README query via psql (connect + query), median of %s: %.1f ms\n' "$runs" "$median"
+
+# The same query 20 times in one session: server-side latency without psql start-up and connect.
+in_session=$( (echo '\timing on'; for _ in $(seq "$runs"); do echo "$query;"; done) \
+  | psql -X -q -h 127.0.0.1 -p "$port" -U spirit -d spirit 2>&1 | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' \
+  | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+printf 'README query in one session, median of %s: %.1f ms\n' "$runs" "$in_session"
