@@ -309,7 +309,7 @@ async fn connections_over_the_limit_get_53300() {
 
 #[tokio::test]
 async fn created_tables_persist_across_restarts() {
-    let mut server = SpiritServer::start();
+    let server = SpiritServer::start();
     let client = server.connect().await;
     client
         .batch_execute(
@@ -336,12 +336,7 @@ async fn created_tables_persist_across_restarts() {
         .await
         .unwrap();
     drop(client);
-    assert!(server.stop().success(), "graceful shutdown must exit 0");
-
-    let mut server = SpiritServer::start_with(ServerOptions {
-        data_dir: Some(server.data_dir.clone()),
-        ..Default::default()
-    });
+    let server = server.restart();
     let client = server.connect().await;
     let rows = client
         .query("SELECT code, uses FROM promo_codes ORDER BY code", &[])
@@ -363,12 +358,7 @@ async fn created_tables_persist_across_restarts() {
     assert!(row.get::<_, i64>(0) > 80_000);
     client.batch_execute("DROP TABLE doomed").await.unwrap();
     drop(client);
-    assert!(server.stop().success());
-
-    let server = SpiritServer::start_with(ServerOptions {
-        data_dir: Some(server.data_dir.clone()),
-        ..Default::default()
-    });
+    let server = server.restart();
     let client = server.connect().await;
     let err = client.query("SELECT * FROM doomed", &[]).await.unwrap_err();
     assert_eq!(sqlstate(&err), "42P01");
@@ -393,7 +383,7 @@ async fn external_tables_persist_across_restarts() {
         ),
     ]);
 
-    let mut server = SpiritServer::start();
+    let server = SpiritServer::start();
     let client = server.connect().await;
     // Simple protocol for the CSV table, extended protocol for the Parquet one.
     client
@@ -419,12 +409,7 @@ async fn external_tables_persist_across_restarts() {
         .unwrap();
     assert_eq!(row.get::<_, i64>(0), 3);
     drop(client);
-    assert!(server.stop().success());
-
-    let server = SpiritServer::start_with(ServerOptions {
-        data_dir: Some(server.data_dir.clone()),
-        ..Default::default()
-    });
+    let server = server.restart();
     let client = server.connect().await;
     let row = client
         .query_one("SELECT rate FROM fx_rates WHERE currency = 'GBP'", &[])
@@ -451,12 +436,7 @@ async fn external_tables_persist_across_restarts() {
     // A definition whose file is gone is reported at start-up and the rest keeps serving.
     std::fs::remove_file(&parquet).unwrap();
     drop(client);
-    let mut server = server;
-    assert!(server.stop().success());
-    let server = SpiritServer::start_with(ServerOptions {
-        data_dir: Some(server.data_dir.clone()),
-        ..Default::default()
-    });
+    let server = server.restart();
     let client = server.connect().await;
     let err = client
         .query("SELECT * FROM fx_rates", &[])

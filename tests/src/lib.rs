@@ -159,6 +159,18 @@ impl SpiritServer {
         }
     }
 
+    /// Stops the server gracefully (asserting a clean exit) and starts a new one on the same data.
+    pub fn restart(mut self) -> Self {
+        assert!(self.stop().success(), "graceful shutdown must exit 0");
+        let owned = self._owned_dir.take();
+        let mut server = Self::start_with(ServerOptions {
+            data_dir: Some(self.data_dir.clone()),
+            ..Default::default()
+        });
+        server._owned_dir = owned;
+        server
+    }
+
     /// libpq-style connection string for this server.
     pub fn conninfo(&self) -> String {
         format!(

@@ -53,8 +53,7 @@ impl QueryService {
             Arc::new(datafusion_postgres::hooks::cursor::CursorStatementHook),
             Arc::new(datafusion_postgres::hooks::set_show::SetShowHook),
             Arc::new(datafusion_postgres::hooks::transactions::TransactionStatementHook),
-            Arc::new(CommandTagHook),
-            Arc::new(DeallocateHook),
+            Arc::new(StatementHook),
         ];
         let inner = Arc::new(DfSessionService::new_with_hooks(ctx, hooks));
         let parser = Arc::new(StatementParser {
@@ -191,8 +190,24 @@ impl QueryParser for StatementParser {
     }
 }
 
-/// Answers DDL and `UPDATE`/`DELETE` with the command tag PostgreSQL sends.
-struct CommandTagHook;
+/// Answers DDL and `UPDATE`/`DELETE` with the command tag PostgreSQL sends, and runs
+/// `DEALLOCATE`.
+struct StatementHook;
+
+/// Releases protocol-level prepared statements for `DEALLOCATE`; `None` for other statements.
+fn deallocate(statement: &Statement, client: &mut dyn HookClient) -> Option<Response> {
+    let Statement::Deallocate { name, .. } = statement else {
+        return None;
+    };
+    let name = name.value.as_str();
+    if name.eq_ignore_ascii_case("all") {
+        // pgwire's store cannot enumerate statements; clients that deallocate everything
+        // (psycopg after DDL) never reuse the old names, so they are simply left unused.
+        return Some(Response::Execution(Tag::new("DEALLOCATE ALL")));
+    }
+    client.portal_store().rm_statement(name);
+    Some(Response::Execution(Tag::new("DEALLOCATE")))
+}
 
 /// The command tag for statements that return no rows, and whether it carries a row count.
 fn command_tag(statement: &Statement) -> Option<(&'static str, bool)> {
@@ -231,13 +246,16 @@ async fn execute_with_tag(df: DataFrame, tag: &str, counted: bool) -> PgWireResu
 }
 
 #[async_trait]
-impl QueryHook for CommandTagHook {
+impl QueryHook for StatementHook {
     async fn handle_simple_query(
         &self,
         statement: &Statement,
         session_context: &SessionContext,
-        _client: &mut dyn HookClient,
+        client: &mut dyn HookClient,
     ) -> Option<PgWireResult<Response>> {
+        if let Some(response) = deallocate(statement, client) {
+            return Some(Ok(response));
+        }
         let (tag, counted) = command_tag(statement)?;
         let result = async {
             let df = session_context
@@ -264,8 +282,11 @@ impl QueryHook for CommandTagHook {
         logical_plan: &LogicalPlan,
         params: &ParamValues,
         session_context: &SessionContext,
-        _client: &mut dyn HookClient,
+        client: &mut dyn HookClient,
     ) -> Option<PgWireResult<Response>> {
+        if let Some(response) = deallocate(statement, client) {
+            return Some(Ok(response));
+        }
         let (tag, counted) = command_tag(statement)?;
         let result = async {
             let plan = logical_plan
@@ -279,56 +300,5 @@ impl QueryHook for CommandTagHook {
             execute_with_tag(df, tag, counted).await
         };
         Some(result.await)
-    }
-}
-
-/// Releases protocol-level prepared statements.
-struct DeallocateHook;
-
-impl DeallocateHook {
-    fn deallocate(statement: &Statement, client: &mut dyn HookClient) -> Option<Response> {
-        let Statement::Deallocate { name, .. } = statement else {
-            return None;
-        };
-        let name = name.value.as_str();
-        if name.eq_ignore_ascii_case("all") {
-            // pgwire's store cannot enumerate statements; clients that deallocate everything
-            // (psycopg after DDL) never reuse the old names, so they are simply left unused.
-            return Some(Response::Execution(Tag::new("DEALLOCATE ALL")));
-        }
-        client.portal_store().rm_statement(name);
-        Some(Response::Execution(Tag::new("DEALLOCATE")))
-    }
-}
-
-#[async_trait]
-impl QueryHook for DeallocateHook {
-    async fn handle_simple_query(
-        &self,
-        statement: &Statement,
-        _session_context: &SessionContext,
-        client: &mut dyn HookClient,
-    ) -> Option<PgWireResult<Response>> {
-        Self::deallocate(statement, client).map(Ok)
-    }
-
-    async fn handle_extended_parse_query(
-        &self,
-        _statement: &Statement,
-        _session_context: &SessionContext,
-        _client: &(dyn ClientInfo + Send + Sync),
-    ) -> Option<PgWireResult<LogicalPlan>> {
-        None
-    }
-
-    async fn handle_extended_query(
-        &self,
-        statement: &Statement,
-        _logical_plan: &LogicalPlan,
-        _params: &ParamValues,
-        _session_context: &SessionContext,
-        client: &mut dyn HookClient,
-    ) -> Option<PgWireResult<Response>> {
-        Self::deallocate(statement, client).map(Ok)
     }
 }
