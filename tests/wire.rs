@@ -249,6 +249,37 @@ async fn cancel_request_stops_a_running_query() {
 }
 
 #[tokio::test]
+async fn statement_timeout_ends_a_long_query() {
+    let server = SpiritServer::start();
+    let client = server.connect().await;
+    client
+        .batch_execute("SET statement_timeout = '300ms'")
+        .await
+        .unwrap();
+    let err = client
+        .simple_query(
+            "SELECT count(*) FROM bookings a JOIN bookings b ON a.customer_id <> b.customer_id",
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&err), "57014", "{err}");
+    assert!(
+        err.to_string().contains("statement timeout")
+            || format!("{err:?}").contains("statement timeout"),
+        "{err:?}"
+    );
+    client
+        .batch_execute("SET statement_timeout = 0")
+        .await
+        .unwrap();
+    let row = client
+        .query_one("SELECT count(*) FROM tours", &[])
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, i64>(0), 60);
+}
+
+#[tokio::test]
 async fn session_settings_and_transactions() {
     let server = SpiritServer::start();
     let client = server.connect().await;

@@ -92,12 +92,13 @@ impl SimpleQueryHandler for QueryService {
         if is_native_statement(query) {
             return Ok(vec![self.run_native(query).await?]);
         }
+        let deadline = statement_deadline(client);
         let (pid, secret) = client.pid_and_secret_key();
         let signal = self.running.start(pid, &secret);
         let mut responses =
             SimpleQueryHandler::do_query(self.inner.as_ref(), client, query).await?;
         for response in &mut responses {
-            RunningQueries::guard(response, &signal);
+            RunningQueries::guard(response, &signal, deadline);
         }
         Ok(responses)
     }
@@ -143,13 +144,27 @@ impl ExtendedQueryHandler for QueryService {
                 ),
             ))));
         }
+        let deadline = statement_deadline(client);
         let (pid, secret) = client.pid_and_secret_key();
         let signal = self.running.start(pid, &secret);
         let mut response =
             ExtendedQueryHandler::do_query(self.inner.as_ref(), client, portal, max_rows).await?;
-        RunningQueries::guard(&mut response, &signal);
+        RunningQueries::guard(&mut response, &signal, deadline);
         Ok(response)
     }
+}
+
+/// When the running statement must end, from the session's `statement_timeout`.
+///
+/// datafusion-postgres' `SET statement_timeout` keeps the value in the client metadata under
+/// this key and applies it while planning; the deadline extends it to streaming the rows.
+fn statement_deadline(client: &impl ClientInfo) -> Option<tokio::time::Instant> {
+    let millis: u64 = client
+        .metadata()
+        .get("statement_timeout_ms")?
+        .parse()
+        .ok()?;
+    (millis > 0).then(|| tokio::time::Instant::now() + std::time::Duration::from_millis(millis))
 }
 
 /// Parses extended-protocol statements: native ones are kept as text, the rest are planned by
