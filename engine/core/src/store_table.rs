@@ -8,7 +8,8 @@
 //! Filters are pushed into DuckDB as SQL text. DataFusion's unparser does not parenthesise a
 //! predicate such as `x IS NULL` when it is the operand of a comparison, so
 //! `(a = 'x') <> (b IS NULL)` would reach DuckDB as `(a = 'x') <> b IS NULL` and mean something
-//! else. Filters with such operands are left to DataFusion instead.
+//! else. Filters with such operands are left to DataFusion instead; `DELETE` and `UPDATE`, whose
+//! filters DuckDB must apply itself, refuse them with an error rather than change the wrong rows.
 
 use std::sync::Arc;
 
@@ -18,7 +19,7 @@ use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::common::{Constraints, Statistics};
 use datafusion::datasource::TableType;
-use datafusion::error::Result;
+use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::dml::InsertOp;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_expr::PhysicalExpr;
@@ -64,6 +65,17 @@ fn unparses_safely(expr: &Expr) -> bool {
         Ok(TreeNodeRecursion::Continue)
     });
     safe
+}
+
+/// Refuses a `DELETE`/`UPDATE` whose WHERE clause DuckDB could misread.
+fn check_dml_filters(filters: &[Expr]) -> Result<()> {
+    match filters.iter().find(|f| !unparses_safely(f)) {
+        None => Ok(()),
+        Some(filter) => Err(DataFusionError::NotImplemented(format!(
+            "this WHERE condition cannot be applied to a stored table safely: {filter}; \
+             rewrite a comparison with IS [NOT] NULL as CASE WHEN … THEN … END or split it"
+        ))),
+    }
 }
 
 #[async_trait]
@@ -128,6 +140,7 @@ impl TableProvider for StoreTable {
         state: &dyn Session,
         filters: Vec<Expr>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
+        check_dml_filters(&filters)?;
         self.inner.delete_from(state, filters).await
     }
 
@@ -137,6 +150,7 @@ impl TableProvider for StoreTable {
         assignments: Vec<(String, Expr)>,
         filters: Vec<Expr>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
+        check_dml_filters(&filters)?;
         self.inner.update(state, assignments, filters).await
     }
 
