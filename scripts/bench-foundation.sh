@@ -21,7 +21,7 @@ t0=$(now)
 t1=$(now)
 printf 'demo scale %s: %.1f s, %s bookings, store %s\n' "$scale" "$(echo "$t1 - $t0" | bc)" \
   "$("$spirit" sql --format csv --data-dir "$dir" 'SELECT count(*) FROM bookings' | tail -1)" \
-  "$(du -h "$dir/spirit.duckdb" | cut -f1)"
+  "$(du -h "$dir/store.duckdb" | cut -f1)"
 
 port_file="$dir/port"
 t0=$(now)

@@ -2,7 +2,7 @@
 # Installs what building and testing Spirit Analytics needs on a fresh Debian machine.
 # Idempotent and quick when everything is already there.
 #   scripts/setup.sh          build tools (for `make run`)
-#   scripts/setup.sh --test   also the real clients the tests drive (psql, pgjdbc, psycopg)
+#   scripts/setup.sh --test   also the real clients the tests drive (psql, pgjdbc, psycopg, duckdb)
 set -euo pipefail
 
 want_test=false
@@ -33,4 +33,12 @@ fi
 if $want_test && ! python3 -c "import psycopg" 2>/dev/null; then
   echo "setup: installing psycopg 3"
   python3 -m pip install --quiet "psycopg[binary]>=3.1"
+fi
+
+# The DuckDB the engine embeds (duckdb-rs 1.20000 bundles DuckDB 2.0.0), for tests and benchmarks
+# that read the store file directly; the file format must match.
+DUCKDB_PY_VERSION=2.0.0
+if $want_test && [[ "$(python3 -c 'import duckdb; print(duckdb.__version__)' 2>/dev/null)" != "$DUCKDB_PY_VERSION" ]]; then
+  echo "setup: installing the duckdb $DUCKDB_PY_VERSION Python package"
+  python3 -m pip install --quiet "duckdb==$DUCKDB_PY_VERSION"
 fi

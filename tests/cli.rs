@@ -7,8 +7,8 @@ use spirit_tests::{demo_template, spirit, spirit_bin};
 fn data_copy() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(
-        demo_template().join("spirit.duckdb"),
-        dir.path().join("spirit.duckdb"),
+        demo_template().join("store.duckdb"),
+        dir.path().join("store.duckdb"),
     )
     .unwrap();
     dir

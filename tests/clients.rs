@@ -2,33 +2,7 @@
 
 use std::process::Command;
 
-use spirit_tests::SpiritServer;
-
-fn psql(server: &SpiritServer, command: &str) -> String {
-    let output = Command::new("psql")
-        .args([
-            "-X",
-            "-A",
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "spirit",
-            "-d",
-            "spirit",
-            "-p",
-        ])
-        .arg(server.port.to_string())
-        .args(["-v", "ON_ERROR_STOP=1", "-c", command])
-        .output()
-        .expect("run psql (apt package postgresql-client)");
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "psql -c {command:?} failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
-}
+use spirit_tests::{SpiritServer, psql};
 
 #[test]
 fn psql_queries_and_meta_commands() {

@@ -2,10 +2,10 @@
 //!
 //! `SLT_COMPLETE=1 cargo test --workspace --test slt` rewrites the expected results.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
-use spirit_tests::SpiritServer;
+use spirit_tests::{ServerOptions, SpiritServer, fixture_data_dir};
 use sqllogictest::{DBOutput, DefaultColumnType};
 use tokio_postgres::{Client, SimpleQueryMessage};
 
@@ -83,20 +83,39 @@ fn render(value: &str) -> String {
     }
 }
 
-#[tokio::main]
-async fn main() {
-    let server = SpiritServer::start();
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../queries/tests");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("queries/tests")
+/// The `.slt` files of `dir`, sorted.
+fn slt_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| e.expect("dir entry").path())
         .filter(|p| p.extension().is_some_and(|e| e == "slt"))
         .collect();
     files.sort();
     assert!(!files.is_empty(), "no .slt files in {}", dir.display());
+    files
+}
+
+/// `queries/tests/*.slt` run against the demo data; `queries/tests/fixture/*.slt` against the
+/// hand-checkable fixture `queries/tests/fixture/metrics_fixture.sql`.
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../queries/tests");
+    let mut failures = run_files(&SpiritServer::start(), &slt_files(&dir)).await;
+    let fixture = dir.join("fixture");
+    let fixture_data = fixture_data_dir(&fixture.join("metrics_fixture.sql"));
+    let server = SpiritServer::start_with(ServerOptions {
+        data_dir: Some(fixture_data.path().to_path_buf()),
+        ..Default::default()
+    });
+    failures.extend(run_files(&server, &slt_files(&fixture)).await);
+    assert!(failures.is_empty(), "failed: {failures:?}");
+}
+
+/// Runs (or with `SLT_COMPLETE=1` rewrites) `files` against `server`; returns the failed ones.
+async fn run_files(server: &SpiritServer, files: &[PathBuf]) -> Vec<String> {
     let complete = std::env::var_os("SLT_COMPLETE").is_some();
     let mut failures = Vec::new();
-    for file in &files {
+    for file in files {
         let conninfo = server.conninfo();
         let mut runner = sqllogictest::Runner::new(move || {
             let conninfo = conninfo.clone();
@@ -132,5 +151,5 @@ async fn main() {
             }
         }
     }
-    assert!(failures.is_empty(), "failed: {failures:?}");
+    failures
 }

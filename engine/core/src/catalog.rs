@@ -1,4 +1,5 @@
-//! The `public` schema: store tables from the DuckDB file, plus external tables and views.
+//! The schemas DataFusion sees over the store: `public` (store tables, plus external tables and
+//! views) and the read-only `metrics` and `spirit` schemas.
 //!
 //! DataFusion's own DDL lands here. `CREATE TABLE [AS]` arrives as an in-memory table, which is
 //! turned into a DuckDB table so it survives restarts; `DROP TABLE` drops it from the file.
@@ -199,5 +200,84 @@ fn store_type(data_type: &DataType) -> DataType {
         DataType::Utf8View | DataType::LargeUtf8 => DataType::Utf8,
         DataType::BinaryView | DataType::LargeBinary => DataType::Binary,
         other => other.clone(),
+    }
+}
+
+/// A read-only schema of the store (`metrics`, `spirit`): its tables and views as DuckDB has them.
+/// Metric views are defined by files in `metrics_dir`; system tables are written by the engine.
+#[derive(Debug)]
+pub struct StoreReadOnlySchema {
+    store: Store,
+    schema: String,
+    /// What users are told to do instead of writing here.
+    read_only_hint: &'static str,
+    opened: RwLock<HashMap<String, Arc<dyn TableProvider>>>,
+}
+
+impl StoreReadOnlySchema {
+    /// A provider over store schema `schema`.
+    pub fn new(store: Store, schema: &str, read_only_hint: &'static str) -> Self {
+        Self {
+            store,
+            schema: schema.to_string(),
+            read_only_hint,
+            opened: RwLock::default(),
+        }
+    }
+
+    /// Forgets cached providers, after the schema's views were redefined.
+    pub fn invalidate(&self) {
+        self.opened.write().expect("lock").clear();
+    }
+}
+
+#[async_trait]
+impl SchemaProvider for StoreReadOnlySchema {
+    fn table_names(&self) -> Vec<String> {
+        match self.store.relations(&self.schema) {
+            Ok(relations) => relations.into_iter().map(|r| r.name).collect(),
+            Err(e) => {
+                tracing::error!("cannot list schema {}: {e}", self.schema);
+                Vec::new()
+            }
+        }
+    }
+
+    async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
+        if let Some(provider) = self.opened.read().expect("lock").get(name).cloned() {
+            return Ok(Some(provider));
+        }
+        let Some(relation) = self.store.relation(&self.schema, name)? else {
+            return Ok(None);
+        };
+        let provider = self.store.read_provider(&self.schema, &relation).await?;
+        self.opened
+            .write()
+            .expect("lock")
+            .insert(name.to_string(), Arc::clone(&provider));
+        Ok(Some(provider))
+    }
+
+    fn register_table(
+        &self,
+        name: String,
+        _table: Arc<dyn TableProvider>,
+    ) -> Result<Option<Arc<dyn TableProvider>>> {
+        Err(DataFusionError::Plan(format!(
+            "cannot create \"{name}\" in schema {}: it is read-only; {}",
+            self.schema, self.read_only_hint
+        )))
+    }
+
+    fn deregister_table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
+        Err(DataFusionError::Plan(format!(
+            "cannot drop {}.{name}: the schema is read-only; {}",
+            self.schema, self.read_only_hint
+        )))
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        self.opened.read().expect("lock").contains_key(name)
+            || matches!(self.store.relation(&self.schema, name), Ok(Some(_)))
     }
 }

@@ -2,6 +2,7 @@
 //!
 //! Every option has a documented default, so an empty or missing file is a valid configuration.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -16,7 +17,7 @@ use crate::error::{Result, SpiritError};
 pub struct Config {
     /// Address of the PostgreSQL wire-protocol front end.
     pub pg_listen: SocketAddr,
-    /// Directory holding the embedded store (`spirit.duckdb`) and engine state.
+    /// Directory holding the embedded store (`store.duckdb`) and engine state.
     pub data_dir: PathBuf,
     /// Name of the one database clients connect to (`psql -d spirit`).
     pub database: String,
@@ -30,6 +31,38 @@ pub struct Config {
     pub log_format: LogFormat,
     /// On SIGINT/SIGTERM, seconds to let open connections finish before they are closed.
     pub shutdown_grace_seconds: u64,
+    /// Directory of the metric views, one `<view>.sql` file each (see `queries/metrics`).
+    pub metrics_dir: PathBuf,
+    /// Seconds between checks of `metrics_dir` for changed files; 0 turns the watcher off.
+    pub metrics_reload_seconds: u64,
+    /// Evaluate the metric views' relative windows ("last 30 days") at this UTC instant
+    /// (`2026-06-30 12:00:00`) instead of now: for reproducible reports and past demo data.
+    pub metrics_as_of: Option<String>,
+    /// What one request handled by a person costs, in EUR, for `cost_savings_vs_human`.
+    pub human_cost_per_query_eur: f64,
+    /// What one request handled by an AI agent costs, in EUR, for `cost_savings_vs_human`.
+    pub ai_cost_per_query_eur: f64,
+    /// Win probability per open CRM pipeline stage, for `metrics.crm_pipeline.weighted_value`;
+    /// stages not given keep their defaults (new 0.1 … negotiation 0.8).
+    pub crm_stage_weights: BTreeMap<String, f64>,
+    /// Targets of the KPIs in `metrics.kpi_overview`, by KPI name; KPIs not given keep their
+    /// defaults (see `spirit.kpi_targets`).
+    pub kpi_targets: BTreeMap<String, KpiTarget>,
+    /// Days of `spirit.query_log` and `spirit.engine_heartbeats` kept; older rows are deleted.
+    pub query_log_retention_days: u32,
+}
+
+/// The target of one KPI: `value <comparison> target` is ok; missing the target but meeting
+/// `warning` is a warning; anything else a breach.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct KpiTarget {
+    /// The value to beat.
+    pub target: f64,
+    /// The value at which a miss becomes a breach; defaults to the target (no warning band).
+    pub warning: Option<f64>,
+    /// `>` (higher is better) or `<` (lower is better); required for KPIs without a default.
+    pub comparison: Option<String>,
 }
 
 /// How log lines are written.
@@ -53,6 +86,14 @@ impl Default for Config {
             demo_seed: 42,
             log_format: LogFormat::Text,
             shutdown_grace_seconds: 10,
+            metrics_dir: PathBuf::from("queries/metrics"),
+            metrics_reload_seconds: 2,
+            metrics_as_of: None,
+            human_cost_per_query_eur: 4.5,
+            ai_cost_per_query_eur: 0.05,
+            crm_stage_weights: BTreeMap::new(),
+            kpi_targets: BTreeMap::new(),
+            query_log_retention_days: 30,
         }
     }
 }
@@ -67,6 +108,12 @@ const KEYS: &[&str] = &[
     "demo_seed",
     "log_format",
     "shutdown_grace_seconds",
+    "metrics_dir",
+    "metrics_reload_seconds",
+    "metrics_as_of",
+    "human_cost_per_query_eur",
+    "ai_cost_per_query_eur",
+    "query_log_retention_days",
 ];
 
 impl Config {
@@ -99,16 +146,50 @@ impl Config {
 
     /// Path of the embedded store file.
     pub fn store_path(&self) -> PathBuf {
-        self.data_dir.join("spirit.duckdb")
+        self.data_dir.join("store.duckdb")
+    }
+
+    /// The metric views' reference instant, validated: `metrics_as_of` as a timestamp.
+    pub fn metrics_as_of(&self) -> Result<Option<chrono::NaiveDateTime>> {
+        let Some(text) = self
+            .metrics_as_of
+            .as_deref()
+            .filter(|t| !t.trim().is_empty())
+        else {
+            return Ok(None);
+        };
+        let text = text.trim();
+        [
+            "%Y-%m-%d %H:%M:%S",
+            "%Y-%m-%dT%H:%M:%S",
+            "%Y-%m-%dT%H:%M:%SZ",
+        ]
+        .iter()
+        .find_map(|f| chrono::NaiveDateTime::parse_from_str(text, f).ok())
+        .or_else(|| {
+            chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                .ok()
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+        })
+        .map(Some)
+        .ok_or_else(|| {
+            SpiritError::Config(format!(
+                "metrics_as_of = {text:?} is not a timestamp; write it as \
+                     'YYYY-MM-DD HH:MM:SS' (UTC) or 'YYYY-MM-DD'"
+            ))
+        })
     }
 }
 
-/// Environment values are strings; numbers are passed as TOML integers so that numeric keys
-/// accept `SPIRIT_MAX_CONNECTIONS=100`.
+/// Environment values are strings; numbers are passed as TOML numbers so that numeric keys
+/// accept `SPIRIT_MAX_CONNECTIONS=100` and `SPIRIT_HUMAN_COST_PER_QUERY_EUR=3.5`.
 fn env_value(value: &str) -> toml::Value {
-    match value.parse::<i64>() {
-        Ok(n) => toml::Value::Integer(n),
-        Err(_) => toml::Value::String(value.to_string()),
+    if let Ok(n) = value.parse::<i64>() {
+        return toml::Value::Integer(n);
+    }
+    match value.parse::<f64>() {
+        Ok(x) if x.is_finite() => toml::Value::Float(x),
+        _ => toml::Value::String(value.to_string()),
     }
 }
 

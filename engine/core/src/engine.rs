@@ -15,17 +15,20 @@ use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
 use datafusion_pg_catalog::pg_catalog::setup_pg_catalog;
 
-use crate::catalog::StoreSchemaProvider;
+use crate::catalog::{StoreReadOnlySchema, StoreSchemaProvider};
 use crate::config::Config;
 use crate::demo::{self, DemoOptions};
 use crate::error::{Result, SpiritError};
+use crate::metrics::{self, Metrics};
 use crate::store::{Store, quote_literal};
+use crate::{descriptions, system};
 
 /// The analytics engine shared by every front end.
 pub struct Engine {
     config: Config,
     store: Store,
     public: Arc<StoreSchemaProvider>,
+    metrics: Arc<Metrics>,
     ctx: SessionContext,
 }
 
@@ -67,19 +70,39 @@ impl Engine {
         let ctx = SessionContext::new_with_state(state);
 
         let public = Arc::new(StoreSchemaProvider::new(store.clone()));
-        ctx.catalog(&config.database)
-            .ok_or_else(|| SpiritError::Config("default catalog missing".into()))?
-            .register_schema("public", Arc::clone(&public) as _)?;
+        let metric_views = Arc::new(StoreReadOnlySchema::new(
+            store.clone(),
+            metrics::SCHEMA,
+            "metric views are defined by the .sql files in metrics_dir",
+        ));
+        let system_tables = Arc::new(StoreReadOnlySchema::new(
+            store.clone(),
+            system::SCHEMA,
+            "system tables are written by the engine",
+        ));
+        let catalog = ctx
+            .catalog(&config.database)
+            .ok_or_else(|| SpiritError::Config("default catalog missing".into()))?;
+        catalog.register_schema("public", Arc::clone(&public) as _)?;
+        catalog.register_schema(metrics::SCHEMA, Arc::clone(&metric_views) as _)?;
+        catalog.register_schema(system::SCHEMA, system_tables)?;
         setup_pg_catalog(&ctx, &config.database, EmptyContextProvider)
             .map_err(|e| SpiritError::DataFusion(*e))?;
+        descriptions::install(&ctx, &store, &config.database).await?;
+        let metrics = Metrics::new(store.clone(), &config, metric_views, ctx.clone());
 
         let engine = Self {
             config,
             store,
             public,
+            metrics,
             ctx,
         };
         engine.restore_external_tables().await;
+        if let Err(e) = engine.metrics.reload() {
+            tracing::error!("metric views not loaded: {e}");
+        }
+        engine.metrics.spawn_watcher();
         Ok(engine)
     }
 
@@ -91,6 +114,11 @@ impl Engine {
     /// The embedded store.
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The metric views.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     /// The DataFusion session every query runs in.
@@ -107,6 +135,9 @@ impl Engine {
     pub fn generate_demo(&self, options: &DemoOptions) -> Result<demo::DemoSummary> {
         let summary = demo::generate(&self.store, options)?;
         self.public.invalidate();
+        if let Err(e) = self.metrics.reload() {
+            tracing::error!("metric views not loaded: {e}");
+        }
         Ok(summary)
     }
 
@@ -198,7 +229,8 @@ pub fn is_native_statement(sql: &str) -> bool {
     )
 }
 
-fn strip_leading_comments(mut sql: &str) -> &str {
+/// `sql` without the comments before its first keyword.
+pub fn strip_leading_comments(mut sql: &str) -> &str {
     loop {
         sql = sql.trim_start();
         if let Some(rest) = sql.strip_prefix("--") {

@@ -3,7 +3,11 @@
 //! - [`config`]: `spirit.toml` and `SPIRIT_*` overrides.
 //! - [`store`]: the embedded DuckDB file and its tables.
 //! - [`store_table`]: the DataFusion table over one store table.
-//! - [`catalog`]: the `public` schema DataFusion sees, backed by the store.
+//! - [`catalog`]: the schemas DataFusion sees over the store (`public`, `metrics`, `spirit`).
+//! - [`descriptions`]: the store's COMMENTs as `pg_description` and `col_description()`.
+//! - [`metrics`]: the metric views loaded from `metrics_dir`, and their SQL functions.
+//! - [`system`]: the `spirit` schema of system tables and metric parameters.
+//! - [`telemetry`]: the query log and heartbeats behind `metrics.operational_health`.
 //! - [`engine`]: the DataFusion session shared by every front end.
 //! - [`demo`]: the Spirit Tours demo data set and its planted truths.
 //!
@@ -12,10 +16,14 @@
 pub mod catalog;
 pub mod config;
 pub mod demo;
+pub mod descriptions;
 pub mod engine;
 pub mod error;
+pub mod metrics;
 pub mod store;
 pub mod store_table;
+pub mod system;
+pub mod telemetry;
 
 pub use config::Config;
 pub use engine::Engine;

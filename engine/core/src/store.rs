@@ -3,7 +3,8 @@
 //! Store tables are served to DataFusion by `datafusion-table-providers`' DuckDB provider, which
 //! pushes projections, filters and limits down into DuckDB and writes `INSERT`s through DuckDB's
 //! appender. This module owns the file, the table DDL, and the engine's own bookkeeping tables in
-//! the `spirit_internal` schema (definitions of external tables).
+//! the `spirit_internal` schema (definitions of external tables). The file is `store.duckdb`: its
+//! DuckDB catalog is then `store`, which leaves the schema name `spirit` free for system tables.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -46,6 +47,7 @@ impl Store {
             std::fs::create_dir_all(dir).map_err(|e| {
                 SpiritError::io(format!("cannot create data dir {}", dir.display()), e)
             })?;
+            rename_legacy_file(dir, path)?;
         }
         let path_str = path.to_str().ok_or_else(|| {
             SpiritError::InvalidInput(format!("data dir path {} is not UTF-8", path.display()))
@@ -75,7 +77,8 @@ impl Store {
                      definition VARCHAR NOT NULL,
                      created_at TIMESTAMP NOT NULL DEFAULT current_timestamp
                  );"
-            ))
+            ))?;
+            crate::system::ensure_schema(conn)
         })?;
         Ok(store)
     }
@@ -113,6 +116,66 @@ impl Store {
             )
         })
         .map(|n| n > 0)
+    }
+
+    /// The tables and views of store schema `schema`, sorted by name.
+    pub fn relations(&self, schema: &str) -> Result<Vec<Relation>> {
+        self.with_conn(|conn| {
+            let mut stmt = conn.prepare(
+                "SELECT table_name, NULL FROM duckdb_tables() \
+                 WHERE database_name = current_database() AND schema_name = ?1 \
+                 UNION ALL \
+                 SELECT view_name, sql FROM duckdb_views() \
+                 WHERE database_name = current_database() AND schema_name = ?1 AND NOT internal \
+                 ORDER BY 1",
+            )?;
+            stmt.query_map([schema], |row| {
+                Ok(Relation {
+                    name: row.get(0)?,
+                    view_definition: row.get(1)?,
+                })
+            })?
+            .collect()
+        })
+    }
+
+    /// Table or view `name` of store schema `schema`, if it exists.
+    pub fn relation(&self, schema: &str, name: &str) -> Result<Option<Relation>> {
+        Ok(self
+            .relations(schema)?
+            .into_iter()
+            .find(|relation| relation.name == name))
+    }
+
+    /// A read-only DataFusion provider for `relation` of store schema `schema`, reading with
+    /// push-down.
+    pub async fn read_provider(
+        &self,
+        schema: &str,
+        relation: &Relation,
+    ) -> Result<Arc<dyn TableProvider>> {
+        let provider = self
+            .factory
+            .table_provider(TableReference::partial(schema, relation.name.as_str()))
+            .await
+            .map_err(|e| {
+                SpiritError::StoreAccess(format!("cannot open {schema}.{}: {e}", relation.name))
+            })?;
+        Ok(Arc::new(match &relation.view_definition {
+            Some(definition) => StoreTable::view(provider, definition.clone()),
+            None => StoreTable::new(provider),
+        }))
+    }
+
+    /// A read-only DataFusion provider over the rows of DuckDB table-function call `call`
+    /// (for example `metrics.revenue_summary('2026-01-01', '2026-02-01', 'day')`).
+    pub async fn function_provider(&self, call: &str) -> Result<Arc<dyn TableProvider>> {
+        let provider = self
+            .factory
+            .table_provider(TableReference::bare(call))
+            .await
+            .map_err(|e| SpiritError::StoreAccess(format!("{e}")))?;
+        Ok(Arc::new(StoreTable::new(provider)))
     }
 
     /// A DataFusion provider for store table `name` that reads with push-down and accepts
@@ -214,10 +277,46 @@ impl Store {
     }
 }
 
+/// A table or view in one of the store's schemas.
+#[derive(Debug, Clone)]
+pub struct Relation {
+    /// Its name.
+    pub name: String,
+    /// The `CREATE VIEW` statement of a view; `None` for a table.
+    pub view_definition: Option<String>,
+}
+
 /// Converts a DataFusion (arrow 59) batch to DuckDB's arrow version.
 fn to_duckdb_batch(batch: &RecordBatch) -> Result<duckdb::arrow::array::RecordBatch> {
     arrow_bridge::record_batch_to_60(batch)
         .map_err(|e| SpiritError::StoreAccess(format!("cannot convert batch for the store: {e}")))
+}
+
+/// Data dirs made before the store file was renamed hold `spirit.duckdb`, whose DuckDB catalog
+/// name clashes with the `spirit` schema; move it (and its WAL) to `path`.
+fn rename_legacy_file(dir: &Path, path: &Path) -> Result<()> {
+    let legacy = dir.join("spirit.duckdb");
+    if path.exists() || !legacy.exists() {
+        return Ok(());
+    }
+    for (from, to) in [
+        (legacy.clone(), path.to_path_buf()),
+        (
+            legacy.with_extension("duckdb.wal"),
+            path.with_extension("duckdb.wal"),
+        ),
+    ] {
+        if from.exists() {
+            std::fs::rename(&from, &to).map_err(|e| {
+                SpiritError::io(
+                    format!("cannot rename {} to {}", from.display(), to.display()),
+                    e,
+                )
+            })?;
+        }
+    }
+    tracing::info!("renamed {} to {}", legacy.display(), path.display());
+    Ok(())
 }
 
 /// Quotes an identifier for DuckDB SQL.

@@ -1,5 +1,5 @@
-//! The DataFusion table for a store table: datafusion-table-providers' DuckDB provider, with
-//! zero-column scans fixed.
+//! The DataFusion table for a store table or view: datafusion-table-providers' DuckDB provider,
+//! with zero-column scans fixed.
 //!
 //! `SELECT count(*) FROM t` asks for no columns. The DuckDB provider answers such a scan with a
 //! one-column `SELECT 1 FROM t`, which DataFusion's physical planner rejects (the plan's schema
@@ -26,16 +26,31 @@ use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::projection::ProjectionExec;
 
-/// A store table as DataFusion sees it.
+/// A store table (or view) as DataFusion sees it.
 #[derive(Debug)]
 pub struct StoreTable {
     inner: Arc<dyn TableProvider>,
+    table_type: TableType,
+    definition: Option<String>,
 }
 
 impl StoreTable {
-    /// Wraps the DuckDB provider `inner`.
+    /// Wraps the DuckDB provider `inner` of a table.
     pub fn new(inner: Arc<dyn TableProvider>) -> Self {
-        Self { inner }
+        Self {
+            inner,
+            table_type: TableType::Base,
+            definition: None,
+        }
+    }
+
+    /// Wraps the DuckDB provider `inner` of a view defined by `definition`.
+    pub fn view(inner: Arc<dyn TableProvider>, definition: String) -> Self {
+        Self {
+            inner,
+            table_type: TableType::View,
+            definition: Some(definition),
+        }
     }
 }
 
@@ -89,7 +104,11 @@ impl TableProvider for StoreTable {
     }
 
     fn table_type(&self) -> TableType {
-        self.inner.table_type()
+        self.table_type
+    }
+
+    fn get_table_definition(&self) -> Option<&str> {
+        self.definition.as_deref()
     }
 
     async fn scan(

@@ -11,6 +11,7 @@ use pgwire::messages::Message;
 use pgwire::messages::response::ErrorResponse;
 use pgwire::tokio::process_socket;
 use spirit_core::Engine;
+use spirit_core::telemetry::Telemetry;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
@@ -27,8 +28,16 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let max_connections = engine.config().max_connections;
     let grace = Duration::from_secs(engine.config().shutdown_grace_seconds);
-    let handlers = Arc::new(PgHandlers::new(Arc::clone(&engine)));
     let slots = Arc::new(Semaphore::new(max_connections));
+    let telemetry = {
+        let slots = Arc::clone(&slots);
+        Telemetry::start(
+            engine.store().clone(),
+            engine.config().query_log_retention_days,
+            Arc::new(move || max_connections - slots.available_permits()),
+        )
+    };
+    let handlers = Arc::new(PgHandlers::new(Arc::clone(&engine), telemetry.clone()));
     tokio::pin!(shutdown);
     loop {
         let (socket, peer) = tokio::select! {
@@ -75,6 +84,7 @@ pub async fn run(
             "grace period over: closing the remaining connections"
         );
     }
+    telemetry.flush().await;
     engine.checkpoint()?;
     info!("store checkpointed; bye");
     Ok(())

@@ -89,6 +89,9 @@ pub fn classify(err: &(dyn std::error::Error + 'static)) -> (&'static str, Strin
 fn classify_datafusion(err: &DataFusionError) -> (&'static str, String) {
     let root = err.find_root();
     let message = root.to_string();
+    if let Some(classified) = classify_store_message(&message) {
+        return classified;
+    }
     let lower = message.to_lowercase();
     let code = match root {
         DataFusionError::SQL(..) => sqlstate::SYNTAX_ERROR,
@@ -117,6 +120,28 @@ fn classify_datafusion(err: &DataFusionError) -> (&'static str, String) {
         _ => sqlstate::INTERNAL_ERROR,
     };
     (code, strip_prefixes(&message))
+}
+
+/// An error DuckDB raised while running SQL the engine handed it (a metric view, a table
+/// macro): its class (`Invalid Input Error: …`) gives the SQLSTATE, and its own sentence is the
+/// message, without the provider's wrapping and the manual link.
+fn classify_store_message(message: &str) -> Option<(&'static str, String)> {
+    const CLASSES: &[(&str, &str)] = &[
+        ("Invalid Input Error: ", sqlstate::INVALID_PARAMETER_VALUE),
+        ("Conversion Error: ", sqlstate::INVALID_TEXT_REPRESENTATION),
+        ("Out of Range Error: ", sqlstate::NUMERIC_OUT_OF_RANGE),
+        ("Catalog Error: ", sqlstate::UNDEFINED_TABLE),
+        ("Binder Error: ", sqlstate::PLAN_ERROR),
+    ];
+    if !message.contains("DuckDB") {
+        return None;
+    }
+    message.lines().find_map(|line| {
+        CLASSES.iter().find_map(|(class, code)| {
+            line.find(class)
+                .map(|at| (*code, line[at + class.len()..].trim().to_string()))
+        })
+    })
 }
 
 fn classify_plan_message(lower: &str) -> &'static str {
@@ -190,6 +215,17 @@ mod tests {
             )),
             sqlstate::SYNTAX_ERROR
         );
+    }
+
+    #[test]
+    fn store_errors_keep_their_sentence_and_class() {
+        let (code, message) = classify(&DataFusionError::External(
+            "Failed to execute DuckDB query: Query execution failed.\nInvalid Input Error: \
+             granularity must be one of hour, day\nFor details, refer to the DuckDB manual"
+                .into(),
+        ));
+        assert_eq!(code, sqlstate::INVALID_PARAMETER_VALUE);
+        assert_eq!(message, "granularity must be one of hour, day");
     }
 
     #[test]

@@ -6,8 +6,10 @@
 //! engine errors, the statements the engine runs itself, and command tags for DDL.
 
 mod cancel;
+mod compat;
 mod errors;
 mod query;
+mod query_log;
 
 use std::fmt::Debug;
 use std::sync::Arc;
@@ -26,6 +28,7 @@ use pgwire::api::{
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 use spirit_core::Engine;
+use spirit_core::telemetry::Telemetry;
 
 use errors::SqlStateErrorHandler;
 pub use errors::{classify, sqlstate};
@@ -40,8 +43,8 @@ pub struct PgHandlers {
 }
 
 impl PgHandlers {
-    /// Handlers serving `engine`.
-    pub fn new(engine: Arc<Engine>) -> Self {
+    /// Handlers serving `engine`, reporting statements to `telemetry`.
+    pub fn new(engine: Arc<Engine>, telemetry: Telemetry) -> Self {
         let connections = Arc::new(ConnectionManager::new());
         let running = Arc::new(RunningQueries::default());
         Self {
@@ -53,7 +56,7 @@ impl PgHandlers {
                 pgwire: DefaultCancelHandler::new(connections),
                 running: Arc::clone(&running),
             }),
-            query: Arc::new(QueryService::new(engine, running)),
+            query: Arc::new(QueryService::new(engine, running, telemetry)),
             errors: Arc::new(SqlStateErrorHandler),
         }
     }

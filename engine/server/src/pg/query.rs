@@ -28,9 +28,12 @@ use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
 use spirit_core::Engine;
 use spirit_core::engine::is_native_statement;
+use spirit_core::telemetry::Telemetry;
 
 use super::cancel::RunningQueries;
+use super::compat;
 use super::errors::sqlstate;
+use super::query_log;
 
 /// The statement type datafusion-postgres stores for the extended protocol: the SQL text and,
 /// unless the engine runs it natively, the parsed statement with its plan.
@@ -42,12 +45,13 @@ pub struct QueryService {
     inner: Arc<DfSessionService>,
     parser: Arc<StatementParser>,
     running: Arc<RunningQueries>,
+    telemetry: Telemetry,
 }
 
 impl QueryService {
     /// A handler over `engine`'s session, with datafusion-postgres' standard hooks (cursors,
     /// SET/SHOW, transactions) and ours.
-    pub fn new(engine: Arc<Engine>, running: Arc<RunningQueries>) -> Self {
+    pub fn new(engine: Arc<Engine>, running: Arc<RunningQueries>, telemetry: Telemetry) -> Self {
         let ctx = Arc::new(engine.context().clone());
         let hooks: Vec<Arc<dyn QueryHook>> = vec![
             Arc::new(datafusion_postgres::hooks::cursor::CursorStatementHook),
@@ -64,6 +68,7 @@ impl QueryService {
             inner,
             parser,
             running,
+            telemetry,
         }
     }
 
@@ -89,18 +94,34 @@ impl SimpleQueryHandler for QueryService {
         C::Error: std::fmt::Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        if is_native_statement(query) {
-            return Ok(vec![self.run_native(query).await?]);
+        let statement = query_log::Statement::start(client, query);
+        let result = if is_native_statement(query) {
+            self.run_native(query).await.map(|r| vec![r])
+        } else {
+            let deadline = statement_deadline(client);
+            let (pid, secret) = client.pid_and_secret_key();
+            let signal = self.running.start(pid, &secret);
+            SimpleQueryHandler::do_query(self.inner.as_ref(), client, &compat::rewrite(query))
+                .await
+                .map(|mut responses| {
+                    for response in &mut responses {
+                        RunningQueries::guard(response, &signal, deadline);
+                    }
+                    responses
+                })
+        };
+        match result {
+            Ok(mut responses) => {
+                for response in &mut responses {
+                    query_log::watch(&self.telemetry, statement.clone(), response);
+                }
+                Ok(responses)
+            }
+            Err(e) => {
+                query_log::failed(&self.telemetry, &statement, &e);
+                Err(e)
+            }
         }
-        let deadline = statement_deadline(client);
-        let (pid, secret) = client.pid_and_secret_key();
-        let signal = self.running.start(pid, &secret);
-        let mut responses =
-            SimpleQueryHandler::do_query(self.inner.as_ref(), client, query).await?;
-        for response in &mut responses {
-            RunningQueries::guard(response, &signal, deadline);
-        }
-        Ok(responses)
     }
 }
 
@@ -122,6 +143,34 @@ impl ExtendedQueryHandler for QueryService {
     where
         C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
         C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: std::fmt::Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let statement = query_log::Statement::start(client, &portal.statement.statement.0);
+        let result = self.run_portal(client, portal, max_rows).await;
+        match result {
+            Ok(mut response) => {
+                query_log::watch(&self.telemetry, statement, &mut response);
+                Ok(response)
+            }
+            Err(e) => {
+                query_log::failed(&self.telemetry, &statement, &e);
+                Err(e)
+            }
+        }
+    }
+}
+
+impl QueryService {
+    async fn run_portal<C>(
+        &self,
+        client: &mut C,
+        portal: &Portal<PgStatement>,
+        max_rows: usize,
+    ) -> PgWireResult<Response>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = PgStatement>,
         C::Error: std::fmt::Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
@@ -189,7 +238,9 @@ impl QueryParser for StatementParser {
         if is_native_statement(sql) {
             return Ok(Some((sql.to_string(), None)));
         }
-        self.inner.parse_sql(client, sql, types).await
+        self.inner
+            .parse_sql(client, &compat::rewrite(sql), types)
+            .await
     }
 
     fn get_parameter_types(&self, stmt: &Self::Statement) -> PgWireResult<Vec<Type>> {
