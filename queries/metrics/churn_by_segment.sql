@@ -1,0 +1,39 @@
+-- Customer retention and churn per pricing segment.
+CREATE OR REPLACE VIEW metrics.churn_by_segment AS
+WITH segments(segment) AS (
+    VALUES ('budget'), ('standard'), ('premium'), ('business')
+), activity AS (
+    SELECT customer_id,
+        bool_or(created_at >= spirit.as_of() - INTERVAL 730 DAY AND created_at < spirit.as_of() - INTERVAL 365 DAY) AS in_base,
+        bool_or(created_at >= spirit.as_of() - INTERVAL 365 DAY AND created_at < spirit.as_of()) AS in_last_year
+    FROM bookings
+    WHERE status IN ('confirmed', 'completed')
+      AND created_at >= spirit.as_of() - INTERVAL 730 DAY AND created_at < spirit.as_of()
+    GROUP BY customer_id
+), base AS (
+    SELECT c.segment,
+           count(*) AS customers,
+           count(*) FILTER (WHERE a.in_last_year) AS retained,
+           avg(c.nps) AS avg_nps
+    FROM activity a
+    JOIN customers c ON c.customer_id = a.customer_id
+    WHERE a.in_base
+    GROUP BY c.segment
+)
+SELECT
+    s.segment,
+    coalesce(b.customers, 0) AS customers,
+    coalesce(b.retained, 0) AS retained,
+    coalesce(b.customers - b.retained, 0) AS churned,
+    CAST(b.customers - b.retained AS DOUBLE) / nullif(b.customers, 0) AS churn_rate,
+    CAST(b.avg_nps AS DOUBLE) AS avg_nps
+FROM segments s
+LEFT JOIN base b ON b.segment = s.segment;
+
+COMMENT ON VIEW metrics.churn_by_segment IS 'Churn per pricing segment, as in metrics.customer_kpis: the customers with a confirmed or completed booking between 730 and 365 days before spirit.as_of() (normally now), and how many of them booked again in the last 365 days. All four segments appear.';
+COMMENT ON COLUMN metrics.churn_by_segment.segment IS 'Pricing segment: budget, standard, premium or business.';
+COMMENT ON COLUMN metrics.churn_by_segment.customers IS 'Customers of the segment who booked between 730 and 365 days ago; 0 when none.';
+COMMENT ON COLUMN metrics.churn_by_segment.retained IS 'Of those, customers who booked again in the last 365 days.';
+COMMENT ON COLUMN metrics.churn_by_segment.churned IS 'customers - retained.';
+COMMENT ON COLUMN metrics.churn_by_segment.churn_rate IS 'churned / customers, fraction 0-1; NULL when customers is 0.';
+COMMENT ON COLUMN metrics.churn_by_segment.avg_nps IS 'Mean survey answer 0-10 (customers.nps) of those customers who answered; NULL when none did.';
