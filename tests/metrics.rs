@@ -243,8 +243,8 @@ fn psql_describe_shows_view_and_column_comments() {
         "day has no comment: {day}"
     );
     assert!(out.contains("View definition:"), "{out}");
-    let views = psql(&server, "\\dv+ metrics.*");
-    assert!(views.contains("|kpi_overview|view|"), "{views}");
+    let views = psql(&server, "\\dv metrics.*");
+    assert!(views.contains("metrics|kpi_overview|view|"), "{views}");
     let kpis = psql(
         &server,
         "SELECT kpi, target, status FROM metrics.kpi_overview",
@@ -274,7 +274,7 @@ async fn time_filters_reach_the_store() {
         .join("\n");
     let scan = plan
         .lines()
-        .find(|l| l.contains("FROM metrics.revenue_daily"))
+        .find(|l| l.contains("DuckSqlExec") && l.contains(r#"FROM "metrics"."revenue_daily""#))
         .unwrap_or_else(|| panic!("the store does not run the view:\n{plan}"));
     assert!(
         scan.contains("WHERE") && scan.contains("2026-06-24"),
