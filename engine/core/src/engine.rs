@@ -99,7 +99,9 @@ impl Engine {
             ctx,
         };
         engine.restore_external_tables().await;
-        if let Err(e) = engine.metrics.reload() {
+        if engine.is_empty()? {
+            tracing::info!("the store has no tables yet: metric views load once data arrives");
+        } else if let Err(e) = engine.metrics.reload() {
             tracing::error!("metric views not loaded: {e}");
         }
         engine.metrics.spawn_watcher();

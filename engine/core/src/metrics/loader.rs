@@ -163,7 +163,7 @@ fn is_plain_identifier(name: &str) -> bool {
 fn dependency_order(files: &[MetricFile]) -> (Vec<&MetricFile>, Vec<(String, String)>) {
     let names: BTreeSet<&str> = files.iter().map(|f| f.name.as_str()).collect();
     let mentions = |file: &MetricFile| -> BTreeSet<String> {
-        let lower = file.sql.to_ascii_lowercase();
+        let lower = code_only(&file.sql).to_ascii_lowercase();
         names
             .iter()
             .filter(|n| **n != file.name)
@@ -209,6 +209,45 @@ fn dependency_order(files: &[MetricFile]) -> (Vec<&MetricFile>, Vec<(String, Str
         pending = rest;
     }
     (ordered, Vec::new())
+}
+
+/// `sql` without its string literals and comments, where a metric's name may appear without
+/// being used (`COMMENT ON VIEW … IS 'as in metrics.revenue_daily'`).
+fn code_only(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                while let Some(c) = chars.next() {
+                    if c == '\'' && chars.next_if_eq(&'\'').is_none() {
+                        break;
+                    }
+                }
+                out.push_str("''");
+            }
+            '-' if chars.next_if_eq(&'-').is_some() => {
+                for c in chars.by_ref() {
+                    if c == '\n' {
+                        out.push('\n');
+                        break;
+                    }
+                }
+            }
+            '/' if chars.next_if_eq(&'*').is_some() => {
+                let mut previous = ' ';
+                for c in chars.by_ref() {
+                    if previous == '*' && c == '/' {
+                        break;
+                    }
+                    previous = c;
+                }
+                out.push(' ');
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Whether lower-cased SQL `sql` mentions `metrics.<name>` as a whole identifier.
@@ -262,7 +301,9 @@ fn load_files(conn: &Connection, files: &[MetricFile]) -> Result<LoadReport> {
                     .iter()
                     .filter(|f| !excluded.contains(&f.name))
                     .filter(|f| f.name != file.name)
-                    .filter(|f| mentions_metric(&f.sql.to_ascii_lowercase(), &file.name))
+                    .filter(|f| {
+                        mentions_metric(&code_only(&f.sql).to_ascii_lowercase(), &file.name)
+                    })
                     .copied()
                     .collect();
                 excluded.insert(file.name.clone());
@@ -565,6 +606,15 @@ mod tests {
             "from metrics.revenue_daily_x",
             "revenue_daily"
         ));
+    }
+
+    #[test]
+    fn names_in_strings_and_comments_are_not_dependencies() {
+        let sql = "-- like metrics.a\nSELECT 'metrics.b', 'it''s metrics.c' /* metrics.d */ FROM metrics.e";
+        let code = code_only(sql);
+        assert!(!code.contains("metrics.a") && !code.contains("metrics.b"), "{code}");
+        assert!(!code.contains("metrics.c") && !code.contains("metrics.d"), "{code}");
+        assert!(code.contains("FROM metrics.e"), "{code}");
     }
 
     #[test]
