@@ -104,7 +104,6 @@ impl Engine {
         } else if let Err(e) = engine.metrics.reload() {
             tracing::error!("metric views not loaded: {e}");
         }
-        engine.metrics.spawn_watcher();
         Ok(engine)
     }
 

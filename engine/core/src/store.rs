@@ -271,9 +271,20 @@ impl Store {
         })
     }
 
-    /// Writes everything to the main file and truncates the WAL; called on shutdown.
+    /// Writes everything to the main file and truncates the WAL; called on shutdown. A write
+    /// still in flight (a heartbeat, a metric reload) makes DuckDB refuse; it is retried for up to
+    /// two seconds.
     pub fn checkpoint(&self) -> Result<()> {
-        self.with_conn(|conn| conn.execute_batch("CHECKPOINT"))
+        let mut attempts = 0;
+        loop {
+            match self.with_conn(|conn| conn.execute_batch("CHECKPOINT")) {
+                Err(e) if attempts < 40 && e.to_string().contains("other write transactions") => {
+                    attempts += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                result => return result,
+            }
+        }
     }
 }
 

@@ -38,6 +38,7 @@ pub async fn run(
         )
     };
     let handlers = Arc::new(PgHandlers::new(Arc::clone(&engine), telemetry.clone()));
+    engine.metrics().spawn_watcher();
     tokio::pin!(shutdown);
     loop {
         let (socket, peer) = tokio::select! {

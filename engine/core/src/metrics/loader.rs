@@ -105,6 +105,11 @@ impl MetricLoader {
         Ok(report)
     }
 
+    /// Whether a load has run (an empty store skips the first one until data arrives).
+    pub fn loaded_once(&self) -> bool {
+        self.last_seen.lock().expect("metric loader lock").is_some()
+    }
+
     /// Whether a file was added, removed or changed since the last load.
     pub fn changed(&self) -> bool {
         let last_seen = self.last_seen.lock().expect("metric loader lock");
@@ -612,8 +617,14 @@ mod tests {
     fn names_in_strings_and_comments_are_not_dependencies() {
         let sql = "-- like metrics.a\nSELECT 'metrics.b', 'it''s metrics.c' /* metrics.d */ FROM metrics.e";
         let code = code_only(sql);
-        assert!(!code.contains("metrics.a") && !code.contains("metrics.b"), "{code}");
-        assert!(!code.contains("metrics.c") && !code.contains("metrics.d"), "{code}");
+        assert!(
+            !code.contains("metrics.a") && !code.contains("metrics.b"),
+            "{code}"
+        );
+        assert!(
+            !code.contains("metrics.c") && !code.contains("metrics.d"),
+            "{code}"
+        );
         assert!(code.contains("FROM metrics.e"), "{code}");
     }
 

@@ -103,7 +103,8 @@ impl Metrics {
         Ok(())
     }
 
-    /// Reloads whenever a file in the directory changes; stops when the engine is dropped.
+    /// Reloads whenever a file in the directory changes (after the first load); stops when the
+    /// engine is dropped. Only a serving engine watches; `spirit demo` and `spirit sql` do not.
     pub fn spawn_watcher(self: &Arc<Self>) {
         if self.reload_seconds == 0 {
             return;
@@ -119,7 +120,7 @@ impl Metrics {
                 let Some(metrics) = weak.upgrade() else {
                     return;
                 };
-                if !metrics.loader.changed() {
+                if !metrics.loader.loaded_once() || !metrics.loader.changed() {
                     continue;
                 }
                 let outcome = tokio::task::spawn_blocking(move || metrics.reload()).await;
