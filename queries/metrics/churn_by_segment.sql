@@ -2,22 +2,22 @@
 CREATE OR REPLACE VIEW metrics.churn_by_segment AS
 WITH segments(segment) AS (
     VALUES ('budget'), ('standard'), ('premium'), ('business')
-), activity AS (
-    SELECT customer_id,
-        bool_or(created_at >= spirit.as_of() - INTERVAL 730 DAY AND created_at < spirit.as_of() - INTERVAL 365 DAY) AS in_base,
-        bool_or(created_at >= spirit.as_of() - INTERVAL 365 DAY AND created_at < spirit.as_of()) AS in_last_year
-    FROM bookings
-    WHERE status IN ('confirmed', 'completed')
-      AND created_at >= spirit.as_of() - INTERVAL 730 DAY AND created_at < spirit.as_of()
-    GROUP BY customer_id
 ), base AS (
+    SELECT DISTINCT customer_id FROM bookings
+    WHERE status IN ('confirmed', 'completed')
+      AND created_at >= spirit.as_of() - INTERVAL 730 DAY AND created_at < spirit.as_of() - INTERVAL 365 DAY
+), again AS (
+    SELECT DISTINCT customer_id FROM bookings
+    WHERE status IN ('confirmed', 'completed')
+      AND created_at >= spirit.as_of() - INTERVAL 365 DAY AND created_at < spirit.as_of()
+), by_segment AS (
     SELECT c.segment,
            count(*) AS customers,
-           count(*) FILTER (WHERE a.in_last_year) AS retained,
+           count(a.customer_id) AS retained,
            avg(c.nps) AS avg_nps
-    FROM activity a
-    JOIN customers c ON c.customer_id = a.customer_id
-    WHERE a.in_base
+    FROM base
+    JOIN customers c USING (customer_id)
+    LEFT JOIN again a USING (customer_id)
     GROUP BY c.segment
 )
 SELECT
@@ -28,7 +28,7 @@ SELECT
     CAST(b.customers - b.retained AS DOUBLE) / nullif(b.customers, 0) AS churn_rate,
     CAST(b.avg_nps AS DOUBLE) AS avg_nps
 FROM segments s
-LEFT JOIN base b ON b.segment = s.segment;
+LEFT JOIN by_segment b ON b.segment = s.segment;
 
 COMMENT ON VIEW metrics.churn_by_segment IS 'Churn per pricing segment, as in metrics.customer_kpis: the customers with a confirmed or completed booking between 730 and 365 days before spirit.as_of() (normally now), and how many of them booked again in the last 365 days. All four segments appear.';
 COMMENT ON COLUMN metrics.churn_by_segment.segment IS 'Pricing segment: budget, standard, premium or business.';

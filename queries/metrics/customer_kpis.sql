@@ -1,18 +1,20 @@
 -- Customer satisfaction, loyalty and value in one row.
 CREATE OR REPLACE VIEW metrics.customer_kpis AS
-WITH revenue AS (
-    SELECT customer_id, sum(price_paid) AS revenue,
-        bool_or(created_at >= spirit.as_of() - INTERVAL 730 DAY AND created_at < spirit.as_of() - INTERVAL 365 DAY) AS in_base,
-        bool_or(created_at >= spirit.as_of() - INTERVAL 365 DAY AND created_at < spirit.as_of()) AS in_last_year
+WITH base AS (
+    SELECT DISTINCT customer_id FROM bookings
+    WHERE status IN ('confirmed', 'completed')
+      AND created_at >= spirit.as_of() - INTERVAL 730 DAY AND created_at < spirit.as_of() - INTERVAL 365 DAY
+), again AS (
+    SELECT DISTINCT customer_id FROM bookings
+    WHERE status IN ('confirmed', 'completed')
+      AND created_at >= spirit.as_of() - INTERVAL 365 DAY AND created_at < spirit.as_of()
+), retention AS (
+    SELECT (SELECT count(*) FROM base) AS base,
+           (SELECT count(*) FROM base SEMI JOIN again USING (customer_id)) AS retained
+), lifetime AS (
+    SELECT sum(price_paid) AS revenue, count(DISTINCT customer_id) AS paying_customers
     FROM bookings
     WHERE status IN ('confirmed', 'completed')
-    GROUP BY customer_id
-), retention AS (
-    SELECT count(*) FILTER (WHERE in_base) AS base,
-           count(*) FILTER (WHERE in_base AND in_last_year) AS retained,
-           sum(revenue) AS revenue,
-           count(*) AS paying_customers
-    FROM revenue
 ), survey AS (
     SELECT count(nps) AS answered,
            count(*) FILTER (WHERE nps >= 9) AS promoters,
@@ -28,11 +30,11 @@ SELECT
     s.customers,
     CAST(p.csat AS DOUBLE) AS csat,
     CAST(100 * (s.promoters - s.detractors) AS DOUBLE) / nullif(s.answered, 0) AS nps,
-    CAST(r.revenue / nullif(r.paying_customers, 0) AS DECIMAL(18, 2)) AS clv,
+    CAST(v.revenue / nullif(v.paying_customers, 0) AS DECIMAL(18, 2)) AS clv,
     CAST(r.retained AS DOUBLE) / nullif(r.base, 0) AS retention_rate,
     1 - CAST(r.retained AS DOUBLE) / nullif(r.base, 0) AS churn_rate,
     CAST(p.resolution_hours AS DOUBLE) AS support_resolution_hours
-FROM survey s, retention r, support p;
+FROM survey s, retention r, lifetime v, support p;
 
 COMMENT ON VIEW metrics.customer_kpis IS 'Customer KPIs in one row. Revenue and retention use bookings with status confirmed or completed by created_at; the retention year ends at spirit.as_of() (normally now).';
 COMMENT ON COLUMN metrics.customer_kpis.customers IS 'All customer records (customers table).';

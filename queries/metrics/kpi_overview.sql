@@ -30,6 +30,21 @@ WITH bounds AS (
     SELECT CAST(count(*) FILTER (WHERE answered) AS DOUBLE) / nullif(count(*), 0) AS answer_rate
     FROM calls, bounds
     WHERE started_at >= month_start AND started_at < as_of
+), survey AS (
+    SELECT CAST(100 * (count(*) FILTER (WHERE nps >= 9) - count(*) FILTER (WHERE nps <= 6)) AS DOUBLE)
+               / nullif(count(nps), 0) AS nps
+    FROM customers
+), base AS (
+    SELECT DISTINCT customer_id FROM bookings, bounds
+    WHERE status IN ('confirmed', 'completed')
+      AND created_at >= as_of - INTERVAL 730 DAY AND created_at < as_of - INTERVAL 365 DAY
+), again AS (
+    SELECT DISTINCT customer_id FROM bookings, bounds
+    WHERE status IN ('confirmed', 'completed')
+      AND created_at >= as_of - INTERVAL 365 DAY AND created_at < as_of
+), churn AS (
+    SELECT 1 - CAST((SELECT count(*) FROM base SEMI JOIN again USING (customer_id)) AS DOUBLE)
+               / nullif((SELECT count(*) FROM base), 0) AS churn_rate
 ), values_ AS (
     SELECT 'ai_success_rate' AS kpi, 'ai' AS family, ai.success_rate AS value, 'ratio' AS unit,
            b.month_start AS period_start, b.as_of AS period_end FROM ai, bounds b
@@ -44,9 +59,9 @@ WITH bounds AS (
     UNION ALL SELECT 'ticket_sla_met_rate', 'crm', s.met_rate, 'ratio', b.month_start, b.as_of FROM sla s, bounds b
     UNION ALL SELECT 'call_answer_rate', 'call_center', a.answer_rate, 'ratio', b.month_start, b.as_of FROM answered a, bounds b
     UNION ALL SELECT 'csat', 'customers', s.csat, 'score 1-5', b.month_start, b.as_of FROM satisfaction s, bounds b
-    UNION ALL SELECT 'nps', 'customers', k.nps, 'score -100..100', NULL, b.as_of FROM metrics.customer_kpis k, bounds b
-    UNION ALL SELECT 'churn_rate', 'customers', k.churn_rate, 'ratio', b.as_of - INTERVAL 730 DAY, b.as_of
-           FROM metrics.customer_kpis k, bounds b
+    UNION ALL SELECT 'nps', 'customers', s.nps, 'score -100..100', NULL, b.as_of FROM survey s, bounds b
+    UNION ALL SELECT 'churn_rate', 'customers', c.churn_rate, 'ratio', b.as_of - INTERVAL 730 DAY, b.as_of
+           FROM churn c, bounds b
 )
 SELECT
     v.kpi,
