@@ -2,22 +2,16 @@
 CREATE OR REPLACE VIEW metrics.churn_by_segment AS
 WITH segments(segment) AS (
     VALUES ('budget'), ('standard'), ('premium'), ('business')
-), base AS (
-    SELECT DISTINCT customer_id FROM bookings
-    WHERE status IN ('confirmed', 'completed')
-      AND created_at >= spirit.as_of() - INTERVAL 730 DAY AND created_at < spirit.as_of() - INTERVAL 365 DAY
-), again AS (
-    SELECT DISTINCT customer_id FROM bookings
-    WHERE status IN ('confirmed', 'completed')
-      AND created_at >= spirit.as_of() - INTERVAL 365 DAY AND created_at < spirit.as_of()
 ), by_segment AS (
+    -- Customers with a booking in the year before last, and those of them who booked again.
     SELECT c.segment,
            count(*) AS customers,
-           count(a.customer_id) AS retained,
+           count(*) FILTER (WHERE EXISTS (SELECT 1 FROM bookings l WHERE l.customer_id = c.customer_id AND l.status IN ('confirmed', 'completed')
+                  AND l.created_at >= spirit.as_of() - INTERVAL 365 DAY AND l.created_at < spirit.as_of())) AS retained,
            avg(c.nps) AS avg_nps
-    FROM base
-    JOIN customers c USING (customer_id)
-    LEFT JOIN again a USING (customer_id)
+    FROM customers c
+    WHERE EXISTS (SELECT 1 FROM bookings b WHERE b.customer_id = c.customer_id AND b.status IN ('confirmed', 'completed')
+                  AND b.created_at >= spirit.as_of() - INTERVAL 730 DAY AND b.created_at < spirit.as_of() - INTERVAL 365 DAY)
     GROUP BY c.segment
 )
 SELECT

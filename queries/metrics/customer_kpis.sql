@@ -1,20 +1,18 @@
 -- Customer satisfaction, loyalty and value in one row.
 CREATE OR REPLACE VIEW metrics.customer_kpis AS
-WITH base AS (
-    SELECT DISTINCT customer_id FROM bookings
-    WHERE status IN ('confirmed', 'completed')
-      AND created_at >= spirit.as_of() - INTERVAL 730 DAY AND created_at < spirit.as_of() - INTERVAL 365 DAY
-), again AS (
-    SELECT DISTINCT customer_id FROM bookings
-    WHERE status IN ('confirmed', 'completed')
-      AND created_at >= spirit.as_of() - INTERVAL 365 DAY AND created_at < spirit.as_of()
-), retention AS (
-    SELECT (SELECT count(*) FROM base) AS base,
-           (SELECT count(*) FROM base SEMI JOIN again USING (customer_id)) AS retained
+WITH retention AS (
+    -- Customers with a booking in the year before last, and those of them who booked again.
+    SELECT count(*) AS base,
+           count(*) FILTER (WHERE EXISTS (SELECT 1 FROM bookings l WHERE l.customer_id = c.customer_id AND l.status IN ('confirmed', 'completed')
+                  AND l.created_at >= spirit.as_of() - INTERVAL 365 DAY AND l.created_at < spirit.as_of())) AS retained
+    FROM customers c
+    WHERE EXISTS (SELECT 1 FROM bookings b WHERE b.customer_id = c.customer_id AND b.status IN ('confirmed', 'completed')
+                  AND b.created_at >= spirit.as_of() - INTERVAL 730 DAY AND b.created_at < spirit.as_of() - INTERVAL 365 DAY)
 ), lifetime AS (
-    SELECT sum(price_paid) AS revenue, count(DISTINCT customer_id) AS paying_customers
-    FROM bookings
-    WHERE status IN ('confirmed', 'completed')
+    SELECT (SELECT sum(price_paid) FROM bookings WHERE status IN ('confirmed', 'completed')) AS revenue,
+           (SELECT count(*) FROM customers c
+            WHERE EXISTS (SELECT 1 FROM bookings b WHERE b.customer_id = c.customer_id AND b.status IN ('confirmed', 'completed')))
+               AS paying_customers
 ), survey AS (
     SELECT count(nps) AS answered,
            count(*) FILTER (WHERE nps >= 9) AS promoters,

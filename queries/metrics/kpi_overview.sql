@@ -5,14 +5,14 @@ WITH bounds AS (
 ), ai AS (
     SELECT CAST(count(*) FILTER (WHERE success) AS DOUBLE) / nullif(count(*), 0) AS success_rate,
            CAST(avg(response_ms) AS DOUBLE) AS response_ms
-    FROM ai_interactions, bounds
-    WHERE started_at >= month_start AND started_at < as_of
+    FROM ai_interactions
+    WHERE started_at >= spirit.as_of() - INTERVAL 30 DAY AND started_at < spirit.as_of()
 ), revenue AS (
-    SELECT CAST(sum(price_paid) FILTER (WHERE created_at >= month_start) AS DOUBLE) AS cur,
-           CAST(sum(price_paid) FILTER (WHERE created_at < month_start) AS DOUBLE) AS prev
-    FROM bookings, bounds
+    SELECT CAST(sum(price_paid) FILTER (WHERE created_at >= spirit.as_of() - INTERVAL 30 DAY) AS DOUBLE) AS cur,
+           CAST(sum(price_paid) FILTER (WHERE created_at < spirit.as_of() - INTERVAL 30 DAY) AS DOUBLE) AS prev
+    FROM bookings
     WHERE status IN ('confirmed', 'completed')
-      AND created_at >= as_of - INTERVAL 60 DAY AND created_at < as_of
+      AND created_at >= spirit.as_of() - INTERVAL 60 DAY AND created_at < spirit.as_of()
 ), crm AS (
     SELECT CAST(count(*) FILTER (WHERE stage = 'won') AS DOUBLE) / nullif(count(*), 0) AS conversion_rate,
            min(created_at) AS first_lead
@@ -20,31 +20,27 @@ WITH bounds AS (
 ), sla AS (
     SELECT CAST(count(*) FILTER (WHERE resolved_at <= opened_at + to_hours(sla_hours)) AS DOUBLE)
                / nullif(count(*), 0) AS met_rate
-    FROM tickets, bounds
-    WHERE resolved_at >= month_start AND resolved_at < as_of
+    FROM tickets
+    WHERE resolved_at >= spirit.as_of() - INTERVAL 30 DAY AND resolved_at < spirit.as_of()
 ), satisfaction AS (
     SELECT CAST(avg(csat) AS DOUBLE) AS csat
-    FROM tickets, bounds
-    WHERE opened_at >= month_start AND opened_at < as_of
+    FROM tickets
+    WHERE opened_at >= spirit.as_of() - INTERVAL 30 DAY AND opened_at < spirit.as_of()
 ), answered AS (
     SELECT CAST(count(*) FILTER (WHERE answered) AS DOUBLE) / nullif(count(*), 0) AS answer_rate
-    FROM calls, bounds
-    WHERE started_at >= month_start AND started_at < as_of
+    FROM calls
+    WHERE started_at >= spirit.as_of() - INTERVAL 30 DAY AND started_at < spirit.as_of()
 ), survey AS (
     SELECT CAST(100 * (count(*) FILTER (WHERE nps >= 9) - count(*) FILTER (WHERE nps <= 6)) AS DOUBLE)
                / nullif(count(nps), 0) AS nps
     FROM customers
-), base AS (
-    SELECT DISTINCT customer_id FROM bookings, bounds
-    WHERE status IN ('confirmed', 'completed')
-      AND created_at >= as_of - INTERVAL 730 DAY AND created_at < as_of - INTERVAL 365 DAY
-), again AS (
-    SELECT DISTINCT customer_id FROM bookings, bounds
-    WHERE status IN ('confirmed', 'completed')
-      AND created_at >= as_of - INTERVAL 365 DAY AND created_at < as_of
 ), churn AS (
-    SELECT 1 - CAST((SELECT count(*) FROM base SEMI JOIN again USING (customer_id)) AS DOUBLE)
-               / nullif((SELECT count(*) FROM base), 0) AS churn_rate
+    SELECT 1 - CAST(count(*) FILTER (WHERE EXISTS (SELECT 1 FROM bookings l WHERE l.customer_id = c.customer_id AND l.status IN ('confirmed', 'completed')
+                  AND l.created_at >= spirit.as_of() - INTERVAL 365 DAY AND l.created_at < spirit.as_of())) AS DOUBLE)
+               / nullif(count(*), 0) AS churn_rate
+    FROM customers c
+    WHERE EXISTS (SELECT 1 FROM bookings b WHERE b.customer_id = c.customer_id AND b.status IN ('confirmed', 'completed')
+                  AND b.created_at >= spirit.as_of() - INTERVAL 730 DAY AND b.created_at < spirit.as_of() - INTERVAL 365 DAY)
 ), values_ AS (
     SELECT 'ai_success_rate' AS kpi, 'ai' AS family, ai.success_rate AS value, 'ratio' AS unit,
            b.month_start AS period_start, b.as_of AS period_end FROM ai, bounds b

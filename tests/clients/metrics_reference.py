@@ -131,10 +131,10 @@ def reference_queries(a, human, ai):
         ),
         "crm_interactions_by_channel": (
             ["channel", "interactions", "leads", "positive", "neutral", "negative", "positive_rate"],
-            """SELECT channel, count(*), count(DISTINCT lead_id), sum((outcome = 'positive')::INT),
+            f"""SELECT channel, count(*), count(DISTINCT lead_id), sum((outcome = 'positive')::INT),
                       sum((outcome = 'neutral')::INT), sum((outcome = 'negative')::INT),
                       avg((outcome = 'positive')::INT)
-               FROM crm_interactions GROUP BY 1""",
+               FROM crm_interactions WHERE created_at >= {d30} AND created_at < {t} GROUP BY 1""",
         ),
         "ticket_sla": (
             ["priority", "opened", "resolved", "open_now", "sla_met_rate", "median_resolution_hours"],
