@@ -507,3 +507,72 @@ fn figures_match_an_independent_computation_in_duckdb() {
     );
     assert!(stdout.contains("revenue_daily"), "{stdout}");
 }
+
+/// docs/metrics.md is the catalog's own descriptions of the metric views; `UPDATE_DOCS=1 cargo
+/// test --workspace --test metrics metrics_reference_doc` rewrites it.
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_reference_doc_matches_the_catalog() {
+    let server = SpiritServer::start();
+    let client = server.connect().await;
+    let mut doc = String::from(
+        "# Metric views: reference\n\n\
+         Generated from the COMMENTs in queries/metrics (what BI tools show) by \
+         `UPDATE_DOCS=1 cargo test --workspace --test metrics metrics_reference_doc`. Revenue is \
+         `price_paid` of bookings with status confirmed or completed, attributed to `created_at`; \
+         relative windows end at `metrics_as_of` when set, else now.\n",
+    );
+    let objects = client
+        .query(
+            "SELECT name, kind, description FROM spirit.metric_views WHERE status = 'loaded' \
+             ORDER BY name",
+            &[],
+        )
+        .await
+        .unwrap();
+    for object in &objects {
+        let name: String = object.get(0);
+        let kind: String = object.get(1);
+        let description: String = object.get(2);
+        let title = if kind == "view" {
+            format!("metrics.{name}")
+        } else {
+            format!("{name}(…) (table function)")
+        };
+        doc.push_str(&format!("\n## {title}\n\n{description}\n"));
+        if kind != "view" {
+            continue;
+        }
+        doc.push_str("\n| column | type | description |\n| --- | --- | --- |\n");
+        let columns = client
+            .query(
+                "SELECT a.attname, format_type(a.atttypid, a.atttypmod), \
+                 col_description(a.attrelid, a.attnum) \
+                 FROM pg_catalog.pg_attribute a \
+                 JOIN pg_catalog.pg_class c ON c.oid = a.attrelid \
+                 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE n.nspname = 'metrics' AND c.relname = $1 AND a.attnum > 0 ORDER BY a.attnum",
+                &[&name],
+            )
+            .await
+            .unwrap();
+        for column in &columns {
+            let text: Option<String> = column.get(2);
+            doc.push_str(&format!(
+                "| {} | {} | {} |\n",
+                column.get::<_, String>(0),
+                column.get::<_, String>(1),
+                text.unwrap_or_default().replace('|', "\\|")
+            ));
+        }
+    }
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/metrics.md");
+    if std::env::var_os("UPDATE_DOCS").is_some() {
+        std::fs::write(&path, &doc).unwrap();
+    }
+    let current = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        current == doc,
+        "docs/metrics.md is out of date: run UPDATE_DOCS=1 cargo test --workspace --test metrics \
+         metrics_reference_doc"
+    );
+}

@@ -418,7 +418,9 @@ pub fn write_metric_settings(conn: &Connection, config: &Config) -> crate::Resul
     conn.execute_batch("BEGIN TRANSACTION")?;
     let write = || -> duckdb::Result<()> {
         write()?;
-        conn.execute_batch(&format!("CREATE OR REPLACE MACRO spirit.as_of() AS {as_of_sql}"))
+        conn.execute_batch(&format!(
+            "CREATE OR REPLACE MACRO spirit.as_of() AS {as_of_sql}"
+        ))
     };
     match write() {
         Ok(()) => conn.execute_batch("COMMIT")?,
