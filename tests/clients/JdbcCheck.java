@@ -62,6 +62,20 @@ public class JdbcCheck {
                 st.executeUpdate("DROP TABLE jdbc_items");
             }
 
+            // Metadata as Metabase and DBeaver read it: metric views with their descriptions.
+            DatabaseMetaData md = conn.getMetaData();
+            try (ResultSet rs = md.getTables(null, "metrics", "revenue_daily", new String[]{"VIEW"})) {
+                check(rs.next(), "metrics.revenue_daily listed as a view");
+                String remarks = rs.getString("REMARKS");
+                check(remarks != null && remarks.contains("confirmed"), "view remarks: " + remarks);
+            }
+            try (ResultSet rs = md.getColumns(null, "metrics", "revenue_daily", "day")) {
+                check(rs.next(), "column day listed");
+                check("date".equals(rs.getString("TYPE_NAME")), "day is a date");
+                String remarks = rs.getString("REMARKS");
+                check(remarks != null && remarks.contains("day"), "column remarks: " + remarks);
+            }
+
             // Errors carry SQLSTATE and the connection stays usable.
             try (Statement st = conn.createStatement()) {
                 st.executeQuery("SELECT * FROM no_such_table");

@@ -12,12 +12,37 @@ const REWRITES: &[(&str, &str, &str)] = &[(
     "''",
 )];
 
+/// PostgreSQL's fixed OIDs of the system catalogs that `pg_description.classoid` and
+/// `pg_depend.classid` point at. pgjdbc (so Metabase and DBeaver) joins descriptions with
+/// `d.classoid = 'pg_class'::regclass`; DataFusion resolves `::regclass` in the current schema
+/// only, where pg_catalog's tables are not, so the cast is replaced by the OID PostgreSQL uses.
+const CATALOG_OIDS: &[(&str, &str)] = &[
+    ("pg_class", "1259"),
+    ("pg_namespace", "2615"),
+    ("pg_proc", "1255"),
+    ("pg_type", "1247"),
+    ("pg_constraint", "2606"),
+    ("pg_attribute", "1249"),
+];
+
 /// `sql` with the known client fragments rewritten.
 pub fn rewrite(sql: &str) -> Cow<'_, str> {
     let mut out = Cow::Borrowed(sql);
     for (_, fragment, replacement) in REWRITES {
         if out.contains(fragment) {
             out = Cow::Owned(out.replace(fragment, replacement));
+        }
+    }
+    if out.contains("::regclass") {
+        for (name, oid) in CATALOG_OIDS {
+            for cast in [
+                format!("'{name}'::regclass"),
+                format!("'pg_catalog.{name}'::regclass"),
+            ] {
+                if out.contains(&cast) {
+                    out = Cow::Owned(out.replace(&cast, oid));
+                }
+            }
         }
     }
     out
@@ -38,5 +63,14 @@ mod tests {
             "SELECT c.relkind, ''\nFROM pg_catalog.pg_class c"
         );
         assert!(matches!(rewrite("SELECT 1"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn system_catalog_regclass_casts_become_their_oids() {
+        assert_eq!(
+            rewrite("d.classoid = 'pg_class'::regclass AND x = 'pg_catalog.pg_type'::regclass"),
+            "d.classoid = 1259 AND x = 1247"
+        );
+        assert_eq!(rewrite("'bookings'::regclass"), "'bookings'::regclass");
     }
 }
