@@ -40,6 +40,10 @@ VIEWS = {
     "churn_by_segment": None,
     "operational_health": None,
     "kpi_overview": None,
+    "ai_agent_daily": "day >= current_date - INTERVAL '30 days'",
+    "calls_daily": "day >= current_date - INTERVAL '30 days'",
+    "payments_daily": "day >= current_date - INTERVAL '30 days'",
+    "notification_delivery": None,
 }
 EXTRA = {
     "revenue_summary (30 days, day)": "SELECT * FROM revenue_summary(current_date - INTERVAL '30 days', current_date + INTERVAL '1 day', 'day')",

@@ -166,6 +166,41 @@ def reference_queries(a, human, ai):
                FROM calls c LEFT JOIN ai_agents a ON a.agent_id = c.agent_id AND c.handled_by = 'voice_ai'
                GROUP BY 1, 2""",
         ),
+        "ai_agent_daily": (
+            ["day", "agent_id", "agent", "track", "queries", "successes", "success_rate", "avg_response_ms",
+             "csat", "revenue_generated"],
+            """SELECT date_trunc('day', i.started_at)::DATE, i.agent_id, a.name, a.track, count(*),
+                      sum(i.success::INT), avg(i.success::INT), avg(i.response_ms), avg(i.csat),
+                      sum(i.revenue_attributed)
+               FROM ai_interactions i JOIN ai_agents a USING (agent_id) GROUP BY 1, 2, 3, 4""",
+        ),
+        "calls_daily": (
+            ["day", "handled_by", "calls", "answered", "answer_rate", "avg_wait_s", "avg_handle_s",
+             "resolution_rate"],
+            """SELECT date_trunc('day', started_at)::DATE, handled_by, count(*), sum(answered::INT),
+                      avg(answered::INT), avg(wait_seconds), avg(CASE WHEN answered THEN handle_seconds END),
+                      avg(CASE WHEN answered THEN (outcome IN ('resolved', 'booking_made'))::INT END)
+               FROM calls GROUP BY 1, 2""",
+        ),
+        "payments_daily": (
+            ["day", "provider", "attempts", "succeeded", "failed", "success_rate", "collected", "refunded", "fees"],
+            """SELECT created_at::DATE, provider,
+                      sum(CASE WHEN amount >= 0 THEN 1 ELSE 0 END),
+                      sum(CASE WHEN amount >= 0 AND status = 'succeeded' THEN 1 ELSE 0 END),
+                      sum(CASE WHEN amount >= 0 AND status = 'failed' THEN 1 ELSE 0 END),
+                      sum(CASE WHEN amount >= 0 AND status = 'succeeded' THEN 1 ELSE 0 END)
+                        / nullif(sum(CASE WHEN amount >= 0 THEN 1 ELSE 0 END), 0),
+                      sum(CASE WHEN amount >= 0 AND status = 'succeeded' THEN amount ELSE 0 END),
+                      sum(CASE WHEN amount < 0 THEN -amount ELSE 0 END),
+                      sum(fee)
+               FROM payments GROUP BY 1, 2""",
+        ),
+        "notification_delivery": (
+            ["channel", "kind", "sent", "delivered", "opened", "delivery_rate", "open_rate"],
+            f"""SELECT channel, kind, count(*), sum(delivered::INT), sum(opened::INT), avg(delivered::INT),
+                       sum(opened::INT) / nullif(sum(delivered::INT), 0)
+                FROM notifications WHERE sent_at >= {d30} AND sent_at < {t} GROUP BY 1, 2""",
+        ),
         "churn_by_segment": (
             ["segment", "customers", "retained", "churned", "churn_rate", "avg_nps"],
             f"""WITH base AS (
