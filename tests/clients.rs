@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use spirit_tests::{SpiritServer, psql};
+use spirit_tests::{SpiritServer, psql, tests_dir};
 
 #[test]
 fn psql_queries_and_meta_commands() {
@@ -54,7 +54,7 @@ fn psql_queries_and_meta_commands() {
 #[test]
 fn psycopg3() {
     let server = SpiritServer::start();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/clients/psycopg_check.py");
+    let script = tests_dir().join("clients/psycopg_check.py");
     let output = Command::new("python3")
         .arg(script)
         .arg(server.port.to_string())
@@ -71,9 +71,10 @@ fn psycopg3() {
 #[test]
 fn pgjdbc() {
     let server = SpiritServer::start();
-    let source = concat!(env!("CARGO_MANIFEST_DIR"), "/clients/JdbcCheck.java");
+    let source = tests_dir().join("clients/JdbcCheck.java");
     let output = Command::new("java")
-        .args(["-cp", "/usr/share/java/postgresql.jar", source])
+        .args(["-cp", "/usr/share/java/postgresql.jar"])
+        .arg(source)
         .arg(server.port.to_string())
         .output()
         .expect("run java");

@@ -5,7 +5,9 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use spirit_tests::{METRICS_AS_OF, ServerOptions, SpiritServer, demo_template, metrics_dir, psql};
+use spirit_tests::{
+    METRICS_AS_OF, ServerOptions, SpiritServer, demo_template, metrics_dir, psql, tests_dir,
+};
 
 /// The views and columns the platform relies on (the contract; views may add columns).
 const CONTRACT: &[(&str, &[&str])] = &[
@@ -489,8 +491,7 @@ async fn statements_are_logged_and_feed_operational_health() {
 #[test]
 fn figures_match_an_independent_computation_in_duckdb() {
     let server = SpiritServer::start();
-    let script =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/metrics_reference.py");
+    let script = tests_dir().join("clients/metrics_reference.py");
     let output = Command::new("python3")
         .arg(script)
         .args(["--dsn", &server.conninfo()])
@@ -565,7 +566,7 @@ async fn metrics_reference_doc_matches_the_catalog() {
             ));
         }
     }
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/metrics.md");
+    let path = tests_dir().join("../docs/metrics.md");
     if std::env::var_os("UPDATE_DOCS").is_some() {
         std::fs::write(&path, &doc).unwrap();
     }

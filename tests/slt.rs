@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
-use spirit_tests::{ServerOptions, SpiritServer, fixture_data_dir};
+use spirit_tests::{ServerOptions, SpiritServer, fixture_data_dir, tests_dir};
 use sqllogictest::{DBOutput, DefaultColumnType};
 use tokio_postgres::{Client, SimpleQueryMessage};
 
@@ -99,7 +99,7 @@ fn slt_files(dir: &Path) -> Vec<PathBuf> {
 /// hand-checkable fixture `queries/tests/fixture/metrics_fixture.sql`.
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../queries/tests");
+    let dir = tests_dir().join("../queries/tests");
     let mut failures = run_files(&SpiritServer::start(), &slt_files(&dir)).await;
     let fixture = dir.join("fixture");
     let fixture_data = fixture_data_dir(&fixture.join("metrics_fixture.sql"));

@@ -22,9 +22,18 @@ pub const DEMO_SEED: &str = "42";
 /// demo data.
 pub const METRICS_AS_OF: &str = "2026-07-01 00:00:00";
 
+/// The checkout the tests run in: the tests package's directory, read when the test runs (cargo
+/// sets `CARGO_MANIFEST_DIR` then too). The compile-time value can name another checkout, as
+/// fresh clones share one target directory.
+pub fn tests_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+}
+
 /// The repository's metric views.
 pub fn metrics_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../queries/metrics")
+    tests_dir().join("../queries/metrics")
 }
 
 /// The `spirit` binary under test: `$SPIRIT_BIN`, or the one built next to this test.
