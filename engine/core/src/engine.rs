@@ -45,6 +45,7 @@ impl Engine {
     /// Opens the store in `config.data_dir` and builds the session context, re-creating the
     /// external tables defined earlier.
     pub async fn open(config: Config) -> Result<Self> {
+        system::check_metric_settings(&config)?;
         let store = Store::open(&config.store_path())?;
         let mut session = SessionConfig::new()
             .with_default_catalog_and_schema(&config.database, "public")

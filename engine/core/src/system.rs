@@ -306,8 +306,20 @@ const STAGE_WEIGHT_DEFAULTS: &[(&str, f64)] = &[
     ("negotiation", 0.8),
 ];
 
-/// Rewrites the metric views' parameters from `config`, in one transaction.
-pub fn write_metric_settings(conn: &Connection, config: &Config) -> crate::Result<()> {
+/// The metric parameters of a configuration, checked: the stage weights and KPI targets with
+/// the defaults filled in.
+struct MetricParameters {
+    as_of: Option<chrono::NaiveDateTime>,
+    weights: Vec<(String, f64)>,
+    targets: Vec<(String, String, f64, f64, String)>,
+}
+
+/// Checks the metric parameters of `config` (for start-up, before anything is served).
+pub fn check_metric_settings(config: &Config) -> crate::Result<()> {
+    metric_parameters(config).map(|_| ())
+}
+
+fn metric_parameters(config: &Config) -> crate::Result<MetricParameters> {
     let as_of = config.metrics_as_of()?;
     let mut weights: Vec<(String, f64)> = STAGE_WEIGHT_DEFAULTS
         .iter()
@@ -369,6 +381,20 @@ pub fn write_metric_settings(conn: &Connection, config: &Config) -> crate::Resul
             None => targets.push(row),
         }
     }
+    Ok(MetricParameters {
+        as_of,
+        weights,
+        targets,
+    })
+}
+
+/// Rewrites the metric views' parameters from `config`, in one transaction.
+pub fn write_metric_settings(conn: &Connection, config: &Config) -> crate::Result<()> {
+    let MetricParameters {
+        as_of,
+        weights,
+        targets,
+    } = metric_parameters(config)?;
     let settings: [(&str, Option<String>, &str); 3] = [
         (
             "as_of",
@@ -430,4 +456,85 @@ pub fn write_metric_settings(conn: &Connection, config: &Config) -> crate::Resul
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::KpiTarget;
+
+    fn written(config: &Config) -> crate::Result<Connection> {
+        let conn = Connection::open_in_memory()?;
+        ensure_schema(&conn)?;
+        write_metric_settings(&conn, config)?;
+        Ok(conn)
+    }
+
+    #[test]
+    fn configured_targets_weights_and_as_of_reach_the_store() {
+        let mut config = Config {
+            metrics_as_of: Some("2026-07-01".into()),
+            ..Config::default()
+        };
+        config.crm_stage_weights.insert("proposal".into(), 0.5);
+        config.kpi_targets.insert(
+            "ai_success_rate".into(),
+            KpiTarget {
+                target: 0.95,
+                warning: Some(0.93),
+                comparison: None,
+            },
+        );
+        let conn = written(&config).unwrap();
+        let (comparison, target, warning): (String, f64, f64) = conn
+            .query_row(
+                "SELECT comparison, target, warning FROM spirit.kpi_targets WHERE kpi = 'ai_success_rate'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!((comparison.as_str(), target, warning), (">", 0.95, 0.93));
+        let weight: f64 = conn
+            .query_row(
+                "SELECT weight FROM spirit.crm_stage_weights WHERE stage = 'proposal'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(weight, 0.5);
+        let as_of: String = conn
+            .query_row("SELECT CAST(spirit.as_of() AS VARCHAR)", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(as_of, "2026-07-01 00:00:00");
+    }
+
+    #[test]
+    fn bad_parameters_are_refused_with_what_to_change() {
+        let mut config = Config::default();
+        config.crm_stage_weights.insert("won".into(), 1.0);
+        let err = written(&config).unwrap_err().to_string();
+        assert!(
+            err.contains("crm_stage_weights.won") && err.contains("negotiation"),
+            "{err}"
+        );
+
+        let mut config = Config::default();
+        config.kpi_targets.insert(
+            "bookings_per_agent".into(),
+            KpiTarget {
+                target: 10.0,
+                warning: None,
+                comparison: None,
+            },
+        );
+        let err = written(&config).unwrap_err().to_string();
+        assert!(err.contains("give its comparison"), "{err}");
+
+        let config = Config {
+            metrics_as_of: Some("yesterday".into()),
+            ..Config::default()
+        };
+        let err = written(&config).unwrap_err().to_string();
+        assert!(err.contains("YYYY-MM-DD"), "{err}");
+    }
 }

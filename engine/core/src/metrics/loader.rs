@@ -295,13 +295,14 @@ fn load_files(conn: &Connection, files: &[MetricFile]) -> Result<LoadReport> {
                 conn.execute_batch("COMMIT")?;
                 return Ok(report);
             }
-            Err((file, reason)) => {
+            Err(Failure::Store(e)) => {
                 conn.execute_batch("ROLLBACK")?;
-                if file.name.is_empty() {
-                    return Err(SpiritError::StoreAccess(format!(
-                        "cannot replace the metrics schema: {reason}"
-                    )));
-                }
+                return Err(SpiritError::StoreAccess(format!(
+                    "cannot replace the metrics schema: {e}"
+                )));
+            }
+            Err(Failure::File(file, reason)) => {
+                conn.execute_batch("ROLLBACK")?;
                 let dependents: Vec<&MetricFile> = ordered
                     .iter()
                     .filter(|f| !excluded.contains(&f.name))
@@ -325,25 +326,29 @@ fn load_files(conn: &Connection, files: &[MetricFile]) -> Result<LoadReport> {
     }
 }
 
+/// Why an attempt at loading stopped.
+enum Failure {
+    /// This file failed, for this reason; the load is retried without it.
+    File(MetricFile, String),
+    /// The store itself failed; the load is abandoned.
+    Store(duckdb::Error),
+}
+
+impl From<duckdb::Error> for Failure {
+    fn from(e: duckdb::Error) -> Self {
+        Self::Store(e)
+    }
+}
+
 /// One attempt at loading: drops the schema's objects and runs every file not excluded.
-/// Returns the first file that fails and why.
+/// Stops at the first file that fails.
 fn apply(
     conn: &Connection,
     ordered: &[&MetricFile],
     excluded: &BTreeSet<String>,
     failed: &[(String, String)],
-) -> std::result::Result<LoadReport, (MetricFile, String)> {
-    let internal = |e: duckdb::Error| {
-        (
-            MetricFile {
-                name: String::new(),
-                path: PathBuf::from("(metrics schema)"),
-                sql: String::new(),
-            },
-            e.to_string(),
-        )
-    };
-    drop_all(conn).map_err(internal)?;
+) -> std::result::Result<LoadReport, Failure> {
+    drop_all(conn)?;
     let mut report = LoadReport {
         failed: failed.to_vec(),
         ..LoadReport::default()
@@ -352,7 +357,7 @@ fn apply(
         Vec::new();
     let mut defined: BTreeSet<String> = BTreeSet::new();
     for file in ordered.iter().filter(|f| !excluded.contains(&f.name)) {
-        let fail = |reason: String| ((*file).clone(), reason);
+        let fail = |reason: String| Failure::File((*file).clone(), reason);
         conn.execute_batch(&file.sql)
             .map_err(|e| fail(first_line(&e.to_string())))?;
         let kind = check_defined(conn, file, &defined).map_err(fail)?;
@@ -383,7 +388,7 @@ fn apply(
             reason,
         ));
     }
-    write_statuses(conn, &statuses).map_err(internal)?;
+    write_statuses(conn, &statuses)?;
     Ok(report)
 }
 
