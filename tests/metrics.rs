@@ -522,6 +522,16 @@ async fn metrics_reference_doc_matches_the_catalog() {
          `price_paid` of bookings with status confirmed or completed, attributed to `created_at`; \
          relative windows end at `metrics_as_of` when set, else now.\n",
     );
+    let failed = client
+        .query(
+            "SELECT name, error FROM spirit.metric_views WHERE status <> 'loaded'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let failed: Vec<(String, Option<String>)> =
+        failed.iter().map(|r| (r.get(0), r.get(1))).collect();
+    assert!(failed.is_empty(), "metric files did not load: {failed:?}");
     let objects = client
         .query(
             "SELECT name, kind, description FROM spirit.metric_views WHERE status = 'loaded' \

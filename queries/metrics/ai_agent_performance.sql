@@ -1,11 +1,6 @@
 -- Performance of each AI agent over the last 30 days.
 CREATE OR REPLACE VIEW metrics.ai_agent_performance AS
-WITH settings AS (
-    SELECT
-        CAST(max(value) FILTER (WHERE name = 'human_cost_per_query_eur') AS DOUBLE) AS human_cost,
-        CAST(max(value) FILTER (WHERE name = 'ai_cost_per_query_eur') AS DOUBLE) AS ai_cost
-    FROM spirit.metric_settings
-), activity AS (
+WITH activity AS (
     SELECT
         agent_id,
         count(*) AS queries,
@@ -29,9 +24,8 @@ SELECT
     CAST(x.p95_response_ms AS DOUBLE) AS p95_response_ms,
     CAST(x.csat AS DOUBLE) AS csat,
     CAST(coalesce(x.revenue, 0) AS DECIMAL(18, 2)) AS revenue_generated,
-    CAST(coalesce(x.successes * s.human_cost - x.queries * s.ai_cost, 0) AS DECIMAL(18, 2)) AS cost_savings_vs_human
+    CAST(coalesce(x.successes * spirit.human_cost_per_query_eur() - x.queries * spirit.ai_cost_per_query_eur(), 0) AS DECIMAL(18, 2)) AS cost_savings_vs_human
 FROM ai_agents a
-CROSS JOIN settings s
 LEFT JOIN activity x ON x.agent_id = a.agent_id;
 
 COMMENT ON VIEW metrics.ai_agent_performance IS 'Each of the AI agents over the interactions started in the last 30 days (ending at spirit.as_of(), normally now). Every agent appears; an agent without interactions shows 0 queries, NULL rates and averages, and 0 EUR.';
@@ -45,4 +39,4 @@ COMMENT ON COLUMN metrics.ai_agent_performance.avg_response_ms IS 'Mean time to 
 COMMENT ON COLUMN metrics.ai_agent_performance.p95_response_ms IS '95th percentile of the time to answer in milliseconds (interpolated); NULL without requests.';
 COMMENT ON COLUMN metrics.ai_agent_performance.csat IS 'Mean customer rating 1-5 of the rated requests; NULL when none was rated.';
 COMMENT ON COLUMN metrics.ai_agent_performance.revenue_generated IS 'Booking revenue in EUR attributed to the agent''s requests (ai_interactions.revenue_attributed).';
-COMMENT ON COLUMN metrics.ai_agent_performance.cost_savings_vs_human IS 'EUR saved against people doing the work: successful requests x human_cost_per_query_eur - requests x ai_cost_per_query_eur (both in spirit.metric_settings, set in spirit.toml).';
+COMMENT ON COLUMN metrics.ai_agent_performance.cost_savings_vs_human IS 'EUR saved against people doing the work: successful requests x human_cost_per_query_eur - requests x ai_cost_per_query_eur (set in spirit.toml, shown in spirit.metric_settings).';

@@ -1,11 +1,6 @@
 -- The three AI agent tracks over the last 30 days.
 CREATE OR REPLACE VIEW metrics.ai_track_performance AS
-WITH settings AS (
-    SELECT
-        CAST(max(value) FILTER (WHERE name = 'human_cost_per_query_eur') AS DOUBLE) AS human_cost,
-        CAST(max(value) FILTER (WHERE name = 'ai_cost_per_query_eur') AS DOUBLE) AS ai_cost
-    FROM spirit.metric_settings
-), tracks AS (
+WITH tracks AS (
     SELECT track, count(*) AS agents FROM ai_agents GROUP BY track
 ), activity AS (
     SELECT
@@ -31,9 +26,8 @@ SELECT
     CAST(x.p95_response_ms AS DOUBLE) AS p95_response_ms,
     CAST(x.csat AS DOUBLE) AS csat,
     CAST(coalesce(x.revenue, 0) AS DECIMAL(18, 2)) AS revenue_generated,
-    CAST(coalesce(x.successes * s.human_cost - x.queries * s.ai_cost, 0) AS DECIMAL(18, 2)) AS cost_savings_vs_human
+    CAST(coalesce(x.successes * spirit.human_cost_per_query_eur() - x.queries * spirit.ai_cost_per_query_eur(), 0) AS DECIMAL(18, 2)) AS cost_savings_vs_human
 FROM tracks t
-CROSS JOIN settings s
 LEFT JOIN activity x ON x.track = t.track;
 
 COMMENT ON VIEW metrics.ai_track_performance IS 'The AI agent tracks (1 customer-facing sales and service, 2 operations, 3 analytics and back office) over the interactions started in the last 30 days (ending at spirit.as_of(), normally now); same definitions as metrics.ai_agent_performance, over all agents of the track.';

@@ -27,7 +27,7 @@ use crate::store::Store;
 pub struct StoreSchemaProvider {
     store: Store,
     /// Providers of store tables opened so far.
-    opened: RwLock<HashMap<String, Arc<dyn TableProvider>>>,
+    opened: OpenedProviders,
     /// External tables and views, which live outside the store file.
     attached: RwLock<HashMap<String, Arc<dyn TableProvider>>>,
 }
@@ -84,18 +84,13 @@ impl SchemaProvider for StoreSchemaProvider {
         if let Some(provider) = self.attached(name) {
             return Ok(Some(provider));
         }
-        if let Some(provider) = self.opened.read().expect("lock").get(name).cloned() {
-            return Ok(Some(provider));
-        }
-        if !self.store.has_table(name)? {
-            return Ok(None);
-        }
-        let provider = self.store.table_provider(name).await?;
-        self.opened
-            .write()
-            .expect("lock")
-            .insert(name.to_string(), Arc::clone(&provider));
-        Ok(Some(provider))
+        open_cached(&self.opened, name, async {
+            if !self.store.has_table(name)? {
+                return Ok(None);
+            }
+            Ok(Some(self.store.table_provider(name).await?))
+        })
+        .await
     }
 
     fn register_table(
@@ -139,6 +134,28 @@ impl SchemaProvider for StoreSchemaProvider {
         self.attached.read().expect("lock").contains_key(name)
             || self.store.has_table(name).unwrap_or(false)
     }
+}
+
+/// Providers of store tables opened so far, by name.
+type OpenedProviders = RwLock<HashMap<String, Arc<dyn TableProvider>>>;
+
+/// The provider `name` from `opened`, or the one `open` makes (remembered for next time).
+async fn open_cached(
+    opened: &OpenedProviders,
+    name: &str,
+    open: impl Future<Output = Result<Option<Arc<dyn TableProvider>>>>,
+) -> Result<Option<Arc<dyn TableProvider>>> {
+    if let Some(provider) = opened.read().expect("lock").get(name).cloned() {
+        return Ok(Some(provider));
+    }
+    let provider = open.await?;
+    if let Some(provider) = &provider {
+        opened
+            .write()
+            .expect("lock")
+            .insert(name.to_string(), Arc::clone(provider));
+    }
+    Ok(provider)
 }
 
 /// An external table whose definition no longer loads.
@@ -211,7 +228,7 @@ pub struct StoreReadOnlySchema {
     schema: String,
     /// What users are told to do instead of writing here.
     read_only_hint: &'static str,
-    opened: RwLock<HashMap<String, Arc<dyn TableProvider>>>,
+    opened: OpenedProviders,
 }
 
 impl StoreReadOnlySchema {
@@ -244,18 +261,15 @@ impl SchemaProvider for StoreReadOnlySchema {
     }
 
     async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
-        if let Some(provider) = self.opened.read().expect("lock").get(name).cloned() {
-            return Ok(Some(provider));
-        }
-        let Some(relation) = self.store.relation(&self.schema, name)? else {
-            return Ok(None);
-        };
-        let provider = self.store.read_provider(&self.schema, &relation).await?;
-        self.opened
-            .write()
-            .expect("lock")
-            .insert(name.to_string(), Arc::clone(&provider));
-        Ok(Some(provider))
+        open_cached(&self.opened, name, async {
+            match self.store.relation(&self.schema, name)? {
+                Some(relation) => Ok(Some(
+                    self.store.read_provider(&self.schema, &relation).await?,
+                )),
+                None => Ok(None),
+            }
+        })
+        .await
     }
 
     fn register_table(

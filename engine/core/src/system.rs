@@ -6,9 +6,10 @@
 //!   file loaded.
 //! - `spirit.query_log` and `spirit.engine_heartbeats`: telemetry behind
 //!   `metrics.operational_health`.
-//! - `spirit.as_of()`: the instant the metric views' relative windows end at. It is redefined
-//!   from the configuration as a constant expression (not a lookup in `metric_settings`): DuckDB
-//!   then folds it into the views' scan filters, which made the retention views 3x faster.
+//! - `spirit.as_of()`, `spirit.human_cost_per_query_eur()`, `spirit.ai_cost_per_query_eur()`:
+//!   the metric parameters the views use, redefined from the configuration as constant
+//!   expressions (not lookups in `metric_settings`, which only shows them): DuckDB then folds
+//!   them into the views' scan filters, which made the retention views 3x faster.
 //!
 //! Everything lives in DuckDB, so the metric views (which DuckDB runs) can read it, and so does
 //! anyone opening the store file with DuckDB directly.
@@ -445,7 +446,10 @@ pub fn write_metric_settings(conn: &Connection, config: &Config) -> crate::Resul
     let write = || -> duckdb::Result<()> {
         write()?;
         conn.execute_batch(&format!(
-            "CREATE OR REPLACE MACRO spirit.as_of() AS {as_of_sql}"
+            "CREATE OR REPLACE MACRO spirit.as_of() AS {as_of_sql};
+             CREATE OR REPLACE MACRO spirit.human_cost_per_query_eur() AS CAST({} AS DOUBLE);
+             CREATE OR REPLACE MACRO spirit.ai_cost_per_query_eur() AS CAST({} AS DOUBLE);",
+            config.human_cost_per_query_eur, config.ai_cost_per_query_eur
         ))
     };
     match write() {
