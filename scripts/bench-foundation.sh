@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 scale=${1:-1}
 runs=${2:-20}
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/spirit/target}"
+# The demo user (no users configured, loopback address).
+export PGPASSWORD="${PGPASSWORD:-spirit}"
 cargo build --quiet --locked --workspace
 spirit="$CARGO_TARGET_DIR/debug/spirit"
 dir=$(mktemp -d)

@@ -72,7 +72,7 @@ def engine_times(spirit, data_dir, runs):
             break
     results = {}
     try:
-        with psycopg.connect(f"host=127.0.0.1 port={port} user=spirit dbname=spirit",
+        with psycopg.connect(f"host=127.0.0.1 port={port} user=spirit password=spirit dbname=spirit",
                              autocommit=True) as conn:
             for name, sql in queries().items():
                 def run(sql=sql):

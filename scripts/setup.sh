@@ -2,7 +2,8 @@
 # Installs what building and testing Spirit Analytics needs on a fresh Debian machine.
 # Idempotent and quick when everything is already there.
 #   scripts/setup.sh          build tools (for `make run`)
-#   scripts/setup.sh --test   also the real clients the tests drive (psql, pgjdbc, psycopg, duckdb)
+#   scripts/setup.sh --test   also the real clients the tests drive (psql, pgjdbc, psycopg,
+#                             SQLAlchemy, node-postgres, duckdb, openssl)
 set -euo pipefail
 
 want_test=false
@@ -16,6 +17,8 @@ if $want_test; then
   have_pkg libpostgresql-jdbc-java || need_apt+=(libpostgresql-jdbc-java)
   # Java 17 may already be installed outside apt; any java on PATH will do.
   command -v java >/dev/null 2>&1 || need_apt+=(default-jre-headless)
+  command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+  command -v npm >/dev/null 2>&1 || need_apt+=(npm)
 fi
 if ((${#need_apt[@]})); then
   echo "setup: installing ${need_apt[*]}"
@@ -33,6 +36,18 @@ fi
 if $want_test && ! python3 -c "import psycopg" 2>/dev/null; then
   echo "setup: installing psycopg 3"
   python3 -m pip install --quiet "psycopg[binary]>=3.1"
+fi
+
+if $want_test && ! python3 -c "import sqlalchemy; assert sqlalchemy.__version__ >= '2'" 2>/dev/null; then
+  echo "setup: installing SQLAlchemy 2"
+  python3 -m pip install --quiet "sqlalchemy>=2.0,<2.1"
+fi
+
+# node-postgres, pinned by tests/clients/node/package-lock.json.
+node_dir="$(dirname "$0")/../tests/clients/node"
+if $want_test && [[ ! -d "$node_dir/node_modules/pg" ]]; then
+  echo "setup: installing node-postgres"
+  (cd "$node_dir" && npm ci --silent --no-audit --no-fund)
 fi
 
 # The DuckDB the engine embeds (duckdb-rs 1.20000 bundles DuckDB 2.0.0), for tests and benchmarks

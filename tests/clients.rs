@@ -85,3 +85,30 @@ fn pgjdbc() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// Runs `program args… PORT` against a fresh server and fails with its output if it fails.
+fn run_client(program: &str, args: &[&str]) {
+    let server = SpiritServer::start();
+    let output = Command::new(program)
+        .args(args)
+        .arg(server.port.to_string())
+        .current_dir(tests_dir().join("clients"))
+        .output()
+        .unwrap_or_else(|e| panic!("run {program}: {e}"));
+    assert!(
+        output.status.success(),
+        "{program} {args:?} failed:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn sqlalchemy_inspector() {
+    run_client("python3", &["sqlalchemy_check.py"]);
+}
+
+#[test]
+fn node_postgres() {
+    run_client("node", &["node/node_check.js"]);
+}

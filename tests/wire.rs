@@ -309,7 +309,7 @@ async fn session_settings_and_transactions() {
 async fn unknown_database_is_refused() {
     let server = SpiritServer::start();
     let conninfo = format!(
-        "host=127.0.0.1 port={} user=spirit dbname=other",
+        "host=127.0.0.1 port={} user=spirit password=spirit dbname=other",
         server.port
     );
     let err = tokio_postgres::connect(&conninfo, tokio_postgres::NoTls)

@@ -10,7 +10,7 @@ public class JdbcCheck {
 
     public static void main(String[] args) throws Exception {
         String url = "jdbc:postgresql://127.0.0.1:" + args[0] + "/spirit";
-        try (Connection conn = DriverManager.getConnection(url, "spirit", "")) {
+        try (Connection conn = DriverManager.getConnection(url, "spirit", "spirit")) {
             // The README query through a plain Statement.
             try (Statement st = conn.createStatement();
                  ResultSet rs = st.executeQuery(
@@ -75,6 +75,52 @@ public class JdbcCheck {
                 String remarks = rs.getString("REMARKS");
                 check(remarks != null && remarks.contains("day"), "column remarks: " + remarks);
             }
+
+            // What Metabase's and DBeaver's sync call: schemas, tables, types.
+            java.util.Set<String> schemas = new java.util.HashSet<>();
+            try (ResultSet rs = md.getSchemas()) {
+                while (rs.next()) schemas.add(rs.getString("TABLE_SCHEM"));
+            }
+            check(schemas.containsAll(java.util.List.of("public", "metrics", "spirit", "pg_catalog")),
+                "getSchemas: " + schemas);
+            java.util.Set<String> tables = new java.util.HashSet<>();
+            try (ResultSet rs = md.getTables(null, "public", "%", new String[]{"TABLE"})) {
+                while (rs.next()) tables.add(rs.getString("TABLE_NAME"));
+            }
+            check(tables.containsAll(java.util.List.of("bookings", "tours", "customers")),
+                "getTables(public): " + tables);
+            int views = 0;
+            try (ResultSet rs = md.getTables(null, "metrics", "%", new String[]{"VIEW"})) {
+                while (rs.next()) views++;
+            }
+            check(views >= 20, "getTables(metrics, VIEW): " + views);
+            java.util.Set<String> typeNames = new java.util.HashSet<>();
+            try (ResultSet rs = md.getTypeInfo()) {
+                while (rs.next()) typeNames.add(rs.getString("TYPE_NAME"));
+            }
+            check(typeNames.containsAll(java.util.List.of("int8", "text", "numeric", "timestamp", "bool")),
+                "getTypeInfo: " + typeNames.size() + " types");
+
+            // A fetch size inside a transaction: pgjdbc reads through a named portal in
+            // batches, with a Sync between them.
+            conn.setAutoCommit(false);
+            try (PreparedStatement ps = conn.prepareStatement(
+                    "SELECT booking_id FROM bookings WHERE tour_id = ? ORDER BY booking_id")) {
+                ps.setFetchSize(50);
+                ps.setInt(1, 7);
+                long rows = 0, last = -1;
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        long id = rs.getLong(1);
+                        check(id > last, "ordered ids across fetches");
+                        last = id;
+                        rows++;
+                    }
+                }
+                check(rows > 50, "more rows than one fetch: " + rows);
+            }
+            conn.commit();
+            conn.setAutoCommit(true);
 
             // Errors carry SQLSTATE and the connection stays usable.
             try (Statement st = conn.createStatement()) {

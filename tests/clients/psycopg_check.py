@@ -12,7 +12,12 @@ from psycopg import errors
 
 port = int(sys.argv[1])
 conn = psycopg.connect(
-    host="127.0.0.1", port=port, user="spirit", dbname="spirit", autocommit=True
+    host="127.0.0.1",
+    port=port,
+    user="spirit",
+    password="spirit",
+    dbname="spirit",
+    autocommit=True,
 )
 
 # Server-side parameter binding with values of each common type.

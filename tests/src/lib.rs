@@ -14,6 +14,11 @@ use std::time::Duration;
 
 use tempfile::TempDir;
 
+/// The user test clients log in as: the demo user that exists when no users are configured.
+pub const DEMO_USER: &str = "spirit";
+/// The demo user's password.
+pub const DEMO_PASSWORD: &str = "spirit";
+
 /// Last day of the test demo data.
 pub const DEMO_END_DATE: &str = "2026-06-30";
 /// Seed of the test demo data.
@@ -133,6 +138,8 @@ pub struct ServerOptions {
     pub data_dir: Option<PathBuf>,
     /// Extra environment variables (`SPIRIT_MAX_CONNECTIONS`, …).
     pub env: Vec<(String, String)>,
+    /// Extra arguments of `spirit serve` (`--config FILE`).
+    pub args: Vec<String>,
 }
 
 /// A running `spirit serve`; killed when dropped.
@@ -168,6 +175,7 @@ impl SpiritServer {
         let mut child = Command::new(spirit_bin())
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(&data_dir)
+            .args(options.args)
             .env("SPIRIT_SHUTDOWN_GRACE_SECONDS", "2")
             .env("SPIRIT_METRICS_DIR", metrics_dir())
             .env("SPIRIT_METRICS_AS_OF", METRICS_AS_OF)
@@ -216,7 +224,7 @@ impl SpiritServer {
     /// libpq-style connection string for this server.
     pub fn conninfo(&self) -> String {
         format!(
-            "host=127.0.0.1 port={} user=spirit dbname=spirit",
+            "host=127.0.0.1 port={} user={DEMO_USER} password={DEMO_PASSWORD} dbname=spirit",
             self.port
         )
     }
@@ -276,6 +284,7 @@ pub fn psql(server: &SpiritServer, command: &str) -> String {
         ])
         .arg(server.port.to_string())
         .args(["-v", "ON_ERROR_STOP=1", "-c", command])
+        .env("PGPASSWORD", DEMO_PASSWORD)
         .output()
         .expect("run psql (apt package postgresql-client)");
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();

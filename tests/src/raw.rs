@@ -46,7 +46,7 @@ pub struct RawConnection {
 }
 
 impl RawConnection {
-    /// Connects and completes start-up as user `spirit` on database `spirit`.
+    /// Connects and completes start-up (SCRAM-SHA-256) as the demo user on database `spirit`.
     pub fn connect(port: u16) -> Self {
         let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
         stream
@@ -54,19 +54,48 @@ impl RawConnection {
             .expect("timeout");
         let mut conn = Self { stream };
         let mut body = 196_608_i32.to_be_bytes().to_vec();
-        for part in ["user", "spirit", "database", "spirit", ""] {
+        for part in ["user", crate::DEMO_USER, "database", "spirit", ""] {
             body.extend_from_slice(part.as_bytes());
             body.push(0);
         }
         let mut msg = ((body.len() + 4) as i32).to_be_bytes().to_vec();
         msg.extend(body);
         conn.write_raw(&msg);
+        conn.authenticate(crate::DEMO_PASSWORD);
         let messages = conn.read_until_ready();
         assert!(
-            messages.iter().any(|m| m.kind == b'R'),
+            messages
+                .iter()
+                .any(|m| m.kind == b'R' && m.body.starts_with(&[0, 0, 0, 0])),
             "no AuthenticationOk: {messages:?}"
         );
         conn
+    }
+
+    /// Answers the server's SCRAM-SHA-256 request with postgres-protocol's client.
+    fn authenticate(&mut self, password: &str) {
+        use postgres_protocol::authentication::sasl::{ChannelBinding, ScramSha256};
+        let request = self.read().expect("authentication request");
+        assert_eq!(
+            (request.kind, &request.body[..4]),
+            (b'R', &10_i32.to_be_bytes()[..]),
+            "expected AuthenticationSASL: {request:?}"
+        );
+        let mut scram = ScramSha256::new(password.as_bytes(), ChannelBinding::unsupported());
+        let mut initial = cstr("SCRAM-SHA-256");
+        initial.extend((scram.message().len() as i32).to_be_bytes());
+        initial.extend_from_slice(scram.message());
+        self.send(b'p', &initial);
+        let server_first = self.read().expect("SASLContinue");
+        assert_eq!(server_first.kind, b'R', "{server_first:?}");
+        scram.update(&server_first.body[4..]).expect("server-first");
+        let client_final = scram.message().to_vec();
+        self.send(b'p', &client_final);
+        let server_final = self.read().expect("SASLFinal");
+        assert_eq!(server_final.kind, b'R', "{server_final:?}");
+        scram
+            .finish(&server_final.body[4..])
+            .expect("server signature");
     }
 
     /// Writes bytes as they are.

@@ -50,6 +50,62 @@ pub struct Config {
     pub kpi_targets: BTreeMap<String, KpiTarget>,
     /// Days of `spirit.query_log` and `spirit.engine_heartbeats` kept; older rows are deleted.
     pub query_log_retention_days: u32,
+    /// The users who may connect, by name, each with a role and a SCRAM-SHA-256 verifier
+    /// (`spirit user add` writes them). With none, only the demo user `spirit` (password
+    /// `spirit`, role admin) exists, and only on a loopback address.
+    pub users: BTreeMap<String, User>,
+    /// PEM file with the server's TLS certificate chain; with `tls_key`, turns TLS on.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM file with the private key of `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+}
+
+/// The user that exists when no users are configured (password `spirit`, role admin).
+pub const DEMO_USER: &str = "spirit";
+
+/// A user who may connect.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct User {
+    /// What the user may do.
+    pub role: Role,
+    /// The password as a SCRAM-SHA-256 verifier, in PostgreSQL's `rolpassword` format
+    /// (`SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>`); never the password itself.
+    pub password: String,
+}
+
+/// What a user may do.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Reads everything; changes nothing.
+    Analyst,
+    /// Also creates and drops tables, external tables, schedules and plugins.
+    Admin,
+}
+
+impl Role {
+    /// The role's name as written in `spirit.toml`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Analyst => "analyst",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = SpiritError;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "analyst" => Ok(Role::Analyst),
+            "admin" => Ok(Role::Admin),
+            other => Err(SpiritError::InvalidInput(format!(
+                "unknown role {other:?}; the roles are admin and analyst"
+            ))),
+        }
+    }
 }
 
 /// The target of one KPI: `value <comparison> target` is ok; missing the target but meeting
@@ -94,6 +150,9 @@ impl Default for Config {
             crm_stage_weights: BTreeMap::new(),
             kpi_targets: BTreeMap::new(),
             query_log_retention_days: 30,
+            users: BTreeMap::new(),
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -114,6 +173,8 @@ const KEYS: &[&str] = &[
     "human_cost_per_query_eur",
     "ai_cost_per_query_eur",
     "query_log_retention_days",
+    "tls_cert",
+    "tls_key",
 ];
 
 impl Config {
@@ -142,6 +203,17 @@ impl Config {
         table
             .try_into()
             .map_err(|e| SpiritError::Config(format!("invalid configuration: {e}")))
+    }
+
+    /// The names and roles of the users who may log in: the configured ones, or the demo user.
+    pub fn login_roles(&self) -> Vec<(String, Role)> {
+        if self.users.is_empty() {
+            return vec![(DEMO_USER.to_string(), Role::Admin)];
+        }
+        self.users
+            .iter()
+            .map(|(name, user)| (name.clone(), user.role))
+            .collect()
     }
 
     /// Path of the embedded store file.

@@ -12,13 +12,13 @@ use datafusion::physical_optimizer::optimizer::PhysicalOptimizer;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::sql::parser::{DFParserBuilder, Statement};
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-use datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
 use datafusion_pg_catalog::pg_catalog::setup_pg_catalog;
 
 use crate::catalog::{StoreReadOnlySchema, StoreSchemaProvider};
 use crate::config::Config;
 use crate::demo::{self, DemoOptions};
 use crate::error::{Result, SpiritError};
+use crate::login_roles::LoginRoles;
 use crate::metrics::{self, Metrics};
 use crate::store::{Store, quote_literal};
 use crate::{descriptions, system};
@@ -46,7 +46,7 @@ impl Engine {
     /// external tables defined earlier.
     pub async fn open(config: Config) -> Result<Self> {
         system::check_metric_settings(&config)?;
-        let store = Store::open(&config.store_path())?;
+        let store = Store::open(&config.store_path(), config.max_connections)?;
         let mut session = SessionConfig::new()
             .with_default_catalog_and_schema(&config.database, "public")
             .with_information_schema(true);
@@ -87,9 +87,10 @@ impl Engine {
         catalog.register_schema("public", Arc::clone(&public) as _)?;
         catalog.register_schema(metrics::SCHEMA, Arc::clone(&metric_views) as _)?;
         catalog.register_schema(system::SCHEMA, system_tables)?;
-        setup_pg_catalog(&ctx, &config.database, EmptyContextProvider)
+        setup_pg_catalog(&ctx, &config.database, LoginRoles::new(&config))
             .map_err(|e| SpiritError::DataFusion(*e))?;
         descriptions::install(&ctx, &store, &config.database).await?;
+        crate::pg_functions::install(&ctx);
         let metrics = Metrics::new(store.clone(), &config, metric_views, ctx.clone());
 
         let engine = Self {

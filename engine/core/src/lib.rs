@@ -5,8 +5,10 @@
 //! - [`store_table`]: the DataFusion table over one store table.
 //! - [`catalog`]: the schemas DataFusion sees over the store (`public`, `metrics`, `spirit`).
 //! - [`descriptions`]: the store's COMMENTs as `pg_description` and `col_description()`.
+//! - [`pg_functions`]: PostgreSQL functions BI tools call (`version()`, `current_setting()`, …).
 //! - [`metrics`]: the metric views loaded from `metrics_dir`, and their SQL functions.
 //! - [`system`]: the `spirit` schema of system tables and metric parameters.
+//! - [`login_roles`]: the users who may log in, as `pg_roles` shows them.
 //! - [`telemetry`]: the query log and heartbeats behind `metrics.operational_health`.
 //! - [`engine`]: the DataFusion session shared by every front end.
 //! - [`demo`]: the Spirit Tours demo data set and its planted truths.
@@ -19,7 +21,9 @@ pub mod demo;
 pub mod descriptions;
 pub mod engine;
 pub mod error;
+pub mod login_roles;
 pub mod metrics;
+pub mod pg_functions;
 pub mod store;
 pub mod store_table;
 pub mod system;

@@ -14,7 +14,7 @@ use arrow::datatypes::SchemaRef;
 use datafusion::catalog::TableProvider;
 use datafusion::common::TableReference;
 use datafusion_table_providers_common::arrow_bridge;
-use datafusion_table_providers_duckdb::pool::DuckDbConnectionPool;
+use datafusion_table_providers_duckdb::pool::{DuckDbConnectionPool, DuckDbConnectionPoolBuilder};
 use datafusion_table_providers_duckdb::{DuckDB, DuckDBTableFactory};
 use duckdb::vtab::arrow::ArrowBatchRegistration;
 use duckdb::{AccessMode, Connection};
@@ -24,6 +24,12 @@ use crate::store_table::StoreTable;
 
 /// Schema inside the DuckDB file that holds the engine's bookkeeping; never shown to users.
 const INTERNAL_SCHEMA: &str = "spirit_internal";
+
+/// Pooled DuckDB connections beyond one per client, for the engine's own background work.
+const POOL_HEADROOM: usize = 16;
+
+/// Pooled DuckDB connections kept open while idle.
+const POOL_MIN_IDLE: u32 = 4;
 
 /// Handle to the embedded DuckDB store. Cheap to clone.
 #[derive(Clone)]
@@ -41,8 +47,17 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    /// Opens (creating if needed) the store file at `path`.
-    pub fn open(path: &Path) -> Result<Self> {
+    /// Opens (creating if needed) the store file at `path`, with room for `max_connections`
+    /// clients.
+    ///
+    /// Every running scan holds one pooled DuckDB connection until its stream ends, and a pool
+    /// connection is awaited by blocking the calling thread. With r2d2's default of 10
+    /// connections, more concurrent clients than that left the runtime's worker threads blocked
+    /// on the pool while the streams that would free a connection waited for those threads: the
+    /// extra clients got "timed out waiting for connection" after 30 s. The pool therefore
+    /// matches the connection limit (DuckDB connections to one instance are cheap and are
+    /// opened on demand), plus headroom for the engine's own work (telemetry, metric reloads).
+    pub fn open(path: &Path, max_connections: usize) -> Result<Self> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| {
                 SpiritError::io(format!("cannot create data dir {}", dir.display()), e)
@@ -52,7 +67,14 @@ impl Store {
         let path_str = path.to_str().ok_or_else(|| {
             SpiritError::InvalidInput(format!("data dir path {} is not UTF-8", path.display()))
         })?;
-        let pool = DuckDbConnectionPool::new_file(path_str, &AccessMode::ReadWrite).map_err(|e| {
+        let pool_size =
+            u32::try_from(max_connections.saturating_add(POOL_HEADROOM)).unwrap_or(u32::MAX);
+        let pool = DuckDbConnectionPoolBuilder::file(path_str)
+            .with_access_mode(AccessMode::ReadWrite)
+            .with_max_size(Some(pool_size))
+            .with_min_idle(Some(POOL_MIN_IDLE))
+            .build()
+            .map_err(|e| {
             let msg = e.to_string();
             if msg.contains("lock") {
                 SpiritError::StoreAccess(format!(

@@ -1,4 +1,4 @@
-//! The `spirit` command line: `serve`, `demo` and `sql`.
+//! The `spirit` command line: `serve`, `demo`, `sql` and `user add`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -7,14 +7,14 @@ use std::sync::Arc;
 use anyhow::Context;
 use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand};
-use spirit_core::config::LogFormat;
+use spirit_core::config::{LogFormat, Role};
 use spirit_core::demo::{DemoOptions, DemoSummary};
 use spirit_core::{Config, Engine};
 use tokio::net::TcpListener;
 use tracing::info;
 
 use crate::output::{OutputFormat, write_batches};
-use crate::server;
+use crate::{server, users};
 
 /// Spirit Analytics: SQL analytics for the Spirit Tours platform over the PostgreSQL protocol.
 #[derive(Debug, Parser)]
@@ -56,6 +56,11 @@ enum Command {
         #[arg(long, value_name = "DATE")]
         end_date: Option<NaiveDate>,
     },
+    /// Manage the users who may connect (kept in the config file as SCRAM-SHA-256 verifiers).
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
     /// Run one SQL statement against the data dir and print the result.
     Sql {
         /// The statement.
@@ -63,6 +68,23 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value = "table")]
         format: OutputFormat,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Add a user, or give an existing user a new role and password. Asks for the password
+    /// twice on the terminal; the config file then holds only its SCRAM-SHA-256 verifier.
+    Add {
+        /// The user name clients log in with.
+        name: String,
+        /// `admin` (reads, creates and drops tables, external tables, schedules and plugins)
+        /// or `analyst` (reads).
+        #[arg(long)]
+        role: Role,
+        /// Read the password from the first line of standard input instead (for scripts).
+        #[arg(long)]
+        password_stdin: bool,
     },
 }
 
@@ -100,6 +122,28 @@ impl Cli {
                 }
                 Ok(())
             }
+            Command::User {
+                command:
+                    UserCommand::Add {
+                        name,
+                        role,
+                        password_stdin,
+                    },
+            } => {
+                let path = self
+                    .common
+                    .config
+                    .unwrap_or_else(|| PathBuf::from("spirit.toml"));
+                let password = users::read_password(&name, password_stdin)?;
+                let existed = users::add_user(&path, &name, role, &password)?;
+                println!(
+                    "{} user {name} ({}) in {}; restart `spirit serve` to apply",
+                    if existed { "updated" } else { "added" },
+                    role.name(),
+                    path.display()
+                );
+                Ok(())
+            }
             Command::Sql { query, format } => {
                 let engine = Engine::open(config).await?;
                 let batches = engine.sql(&query).await?.collect().await?;
@@ -111,6 +155,7 @@ impl Cli {
 
 async fn serve(config: Config) -> anyhow::Result<()> {
     let listen = config.pg_listen;
+    let access = server::Access::from_config(&config, listen)?;
     let engine = Engine::open(config.clone()).await?;
     if engine.is_empty()? {
         info!(
@@ -136,7 +181,13 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     info!(%addr, database = %config.database, "pg-wire listening");
     // A stable line on stdout for scripts and tests that bind port 0.
     println!("spirit listening pg={addr}");
-    server::run(listener, Arc::new(engine), server::shutdown_signal()).await
+    server::run(
+        listener,
+        Arc::new(engine),
+        access,
+        server::shutdown_signal(),
+    )
+    .await
 }
 
 fn generate_demo(engine: &Engine, options: &DemoOptions) -> anyhow::Result<DemoSummary> {

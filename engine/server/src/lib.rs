@@ -2,10 +2,14 @@
 //!
 //! - [`pg`]: the PostgreSQL wire protocol (pgwire + datafusion-postgres).
 //! - [`server`]: accept loop, connection limit, graceful shutdown.
-//! - [`cli`]: `spirit serve | demo | sql`.
+//! - [`tls`]: rustls configuration for pg-wire clients.
+//! - [`cli`]: `spirit serve | demo | sql | user add`.
 //! - [`output`]: result printing for `spirit sql`.
+//! - [`users`]: `spirit user add`, which writes users into the config file.
 
 pub mod cli;
 pub mod output;
 pub mod pg;
 pub mod server;
+pub mod tls;
+pub mod users;

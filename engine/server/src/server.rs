@@ -1,7 +1,8 @@
-//! Server lifecycle: accept pg-wire connections until shutdown, bound the number of concurrent
-//! connections, then drain and checkpoint the store.
+//! Server lifecycle: accept pg-wire connections (TLS when configured) until shutdown, bound the
+//! number of concurrent connections, then drain and checkpoint the store.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,23 +10,59 @@ use bytes::BytesMut;
 use pgwire::error::ErrorInfo;
 use pgwire::messages::Message;
 use pgwire::messages::response::ErrorResponse;
-use pgwire::tokio::process_socket;
-use spirit_core::Engine;
+use pgwire::tokio::{TlsAcceptor, process_socket};
 use spirit_core::telemetry::Telemetry;
+use spirit_core::{Config, Engine};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tracing::{Instrument, info, info_span, warn};
 
+use crate::pg::auth::{DEMO_USER, Users};
 use crate::pg::{PgHandlers, sqlstate};
+use crate::tls;
+
+/// Who may connect, and how: the users and the TLS acceptor.
+pub struct Access {
+    users: Arc<Users>,
+    tls: Option<TlsAcceptor>,
+}
+
+impl Access {
+    /// The access `config` sets up for a server listening on `listen`. Listening beyond
+    /// loopback with only the demo user is refused.
+    pub fn from_config(config: &Config, listen: SocketAddr) -> anyhow::Result<Self> {
+        let users = Arc::new(Users::from_config(config)?);
+        if users.is_demo() && !listen.ip().is_loopback() {
+            anyhow::bail!(
+                "refusing to listen on {listen} with only the demo user `{DEMO_USER}` (password \
+                 `{DEMO_USER}`): add users first (`spirit user add <name> --role admin`), or \
+                 listen on 127.0.0.1"
+            );
+        }
+        let tls = tls::acceptor(config)?;
+        info!(
+            tls = tls.is_some(),
+            users = if users.is_demo() {
+                "demo user spirit/spirit"
+            } else {
+                "from the config file"
+            },
+            "pg-wire authentication: SCRAM-SHA-256"
+        );
+        Ok(Self { users, tls })
+    }
+}
 
 /// Serves pg-wire clients on `listener` until `shutdown` completes, then waits up to the
 /// configured grace period for open connections and checkpoints the store.
 pub async fn run(
     listener: TcpListener,
     engine: Arc<Engine>,
+    access: Access,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
+    let Access { users, tls } = access;
     let max_connections = engine.config().max_connections;
     let grace = Duration::from_secs(engine.config().shutdown_grace_seconds);
     let slots = Arc::new(Semaphore::new(max_connections));
@@ -37,7 +74,11 @@ pub async fn run(
             Arc::new(move || max_connections - slots.available_permits()),
         )
     };
-    let handlers = Arc::new(PgHandlers::new(Arc::clone(&engine), telemetry.clone()));
+    let handlers = Arc::new(PgHandlers::new(
+        Arc::clone(&engine),
+        users,
+        telemetry.clone(),
+    ));
     engine.metrics().spawn_watcher();
     tokio::pin!(shutdown);
     loop {
@@ -59,9 +100,10 @@ pub async fn run(
             continue;
         };
         let handlers = Arc::clone(&handlers);
+        let tls = tls.clone();
         tokio::spawn(
             async move {
-                if let Err(e) = process_socket(socket, None, handlers).await {
+                if let Err(e) = process_socket(socket, tls, handlers).await {
                     warn!("connection ended with an error: {e}");
                 }
                 drop(permit);

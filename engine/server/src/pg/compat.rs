@@ -4,13 +4,36 @@
 use std::borrow::Cow;
 
 /// `(client, fragment sent, replacement)`.
-const REWRITES: &[(&str, &str, &str)] = &[(
-    // psql's `\d+`: storage options of the table and its TOAST table. The engine has none, and
-    // `array(subquery)` does not plan in DataFusion.
-    "psql \\d+",
-    "pg_catalog.array_to_string(c.reloptions || array(select 'toast.' || x from pg_catalog.unnest(tc.reloptions) x), ', ')",
-    "''",
-)];
+const REWRITES: &[(&str, &str, &str)] = &[
+    (
+        // psql's `\d+`: storage options of the table and its TOAST table. The engine has none,
+        // and `array(subquery)` does not plan in DataFusion.
+        "psql \\d+",
+        "pg_catalog.array_to_string(c.reloptions || array(select 'toast.' || x from pg_catalog.unnest(tc.reloptions) x), ', ')",
+        "''",
+    ),
+    (
+        // pgjdbc's `DatabaseMetaData.getTypeInfo`: types that are not composite. DataFusion
+        // refuses a correlated scalar subquery that is not aggregated; in a WHERE clause the
+        // EXISTS form keeps exactly the same rows.
+        "pgjdbc getTypeInfo",
+        "(SELECT c.relkind = 'c' FROM pg_catalog.pg_class c WHERE c.oid = t.typrelid)",
+        "EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = t.typrelid AND c.relkind = 'c')",
+    ),
+    (
+        // pgjdbc's type cache asks whether a type is an array by its input function. The
+        // engine's pg_type keeps function names as text, so the name is compared as text
+        // (a regproc cast would turn every name into a number).
+        "pgjdbc TypeInfoCache",
+        "typinput='pg_catalog.array_in'::regproc",
+        "typinput='array_in'",
+    ),
+    (
+        "pgjdbc TypeInfoCache",
+        "typinput='array_in'::regproc",
+        "typinput='array_in'",
+    ),
+];
 
 /// PostgreSQL's fixed OIDs of the system catalogs that `pg_description.classoid` and
 /// `pg_depend.classid` point at. pgjdbc (so Metabase and DBeaver) joins descriptions with

@@ -41,6 +41,12 @@ pub mod sqlstate {
     pub const TOO_MANY_CONNECTIONS: &str = "53300";
     /// Invalid catalog name (unknown database).
     pub const INVALID_CATALOG_NAME: &str = "3D000";
+    /// No active SQL transaction (a savepoint outside `BEGIN`).
+    pub const NO_ACTIVE_TRANSACTION: &str = "25P01";
+    /// In failed SQL transaction.
+    pub const IN_FAILED_TRANSACTION: &str = "25P02";
+    /// Insufficient privilege (the session's role may not run the statement).
+    pub const INSUFFICIENT_PRIVILEGE: &str = "42501";
     /// Internal error.
     pub const INTERNAL_ERROR: &str = "XX000";
 }

@@ -2,33 +2,29 @@
 //!
 //! datafusion-postgres supplies the protocol handling, pg_catalog emulation (through
 //! datafusion-pg-catalog), Arrow→PostgreSQL encoding (arrow-pg), SET/SHOW, transactions and
-//! cursors. This module adds what is ours: the database-name check at start-up, SQLSTATEs for
-//! engine errors, the statements the engine runs itself, and command tags for DDL.
+//! cursors. This module adds what is ours: SCRAM password authentication and roles, the
+//! database-name check at start-up, SQLSTATEs for engine errors, the statements the engine runs
+//! itself, and command tags for DDL.
 
+pub mod auth;
 mod cancel;
 mod compat;
 mod errors;
 mod query;
 mod query_log;
+pub mod scram;
 
-use std::fmt::Debug;
 use std::sync::Arc;
 
-use async_trait::async_trait;
-use futures::Sink;
-use pgwire::api::auth::StartupHandler;
-use pgwire::api::auth::noop::NoopStartupHandler;
+use pgwire::api::auth::{DefaultServerParameterProvider, StartupHandler};
 use pgwire::api::cancel::{CancelHandler, DefaultCancelHandler};
-
-use cancel::{CancelQueries, RunningQueries};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
-use pgwire::api::{
-    ClientInfo, ConnectionManager, ErrorHandler, METADATA_DATABASE, PgWireServerHandlers,
-};
-use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
-use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
+use pgwire::api::{ConnectionManager, ErrorHandler, PgWireServerHandlers};
 use spirit_core::Engine;
 use spirit_core::telemetry::Telemetry;
+
+use auth::{Authenticator, Users};
+use cancel::{CancelQueries, RunningQueries};
 
 use errors::SqlStateErrorHandler;
 pub use errors::{classify, sqlstate};
@@ -37,20 +33,26 @@ use query::QueryService;
 /// The handlers pgwire calls for every connection.
 pub struct PgHandlers {
     query: Arc<QueryService>,
-    startup: Arc<Startup>,
+    startup: Arc<Authenticator>,
     cancel: Arc<CancelQueries>,
     errors: Arc<SqlStateErrorHandler>,
 }
 
 impl PgHandlers {
-    /// Handlers serving `engine`, reporting statements to `telemetry`.
-    pub fn new(engine: Arc<Engine>, telemetry: Telemetry) -> Self {
+    /// Handlers serving `engine` to `users`, reporting statements to `telemetry`.
+    pub fn new(engine: Arc<Engine>, users: Arc<Users>, telemetry: Telemetry) -> Self {
         let connections = Arc::new(ConnectionManager::new());
         let running = Arc::new(RunningQueries::default());
+        let mut parameters = DefaultServerParameterProvider::default();
+        // What PostgreSQL 16 reports; tools parse the leading number (Metabase, Grafana).
+        parameters.server_version =
+            format!("16.6 (Spirit Analytics {})", env!("CARGO_PKG_VERSION"));
         Self {
-            startup: Arc::new(Startup {
+            startup: Arc::new(Authenticator {
+                users,
                 connections: Arc::clone(&connections),
                 database: engine.config().database.clone(),
+                parameters,
             }),
             cancel: Arc::new(CancelQueries {
                 pgwire: DefaultCancelHandler::new(connections),
@@ -81,47 +83,5 @@ impl PgWireServerHandlers for PgHandlers {
 
     fn cancel_handler(&self) -> Arc<impl CancelHandler> {
         Arc::clone(&self.cancel)
-    }
-}
-
-/// Start-up without a password (until the auth issue lands): any user name is accepted, the
-/// database must be the engine's, and the connection is registered for cancel requests.
-struct Startup {
-    connections: Arc<ConnectionManager>,
-    database: String,
-}
-
-#[async_trait]
-impl NoopStartupHandler for Startup {
-    fn connection_manager(&self) -> Option<Arc<ConnectionManager>> {
-        Some(Arc::clone(&self.connections))
-    }
-
-    async fn post_startup<C>(
-        &self,
-        client: &mut C,
-        _message: PgWireFrontendMessage,
-    ) -> PgWireResult<()>
-    where
-        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send,
-        C::Error: Debug,
-        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
-    {
-        let requested = client
-            .metadata()
-            .get(METADATA_DATABASE)
-            .cloned()
-            .unwrap_or_default();
-        if requested == self.database {
-            return Ok(());
-        }
-        Err(PgWireError::UserError(Box::new(ErrorInfo::new(
-            "FATAL".to_string(),
-            sqlstate::INVALID_CATALOG_NAME.to_string(),
-            format!(
-                "database \"{requested}\" does not exist; connect to database \"{}\"",
-                self.database
-            ),
-        ))))
     }
 }

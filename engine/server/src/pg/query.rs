@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{Array, UInt64Array};
-use datafusion::common::ParamValues;
-use datafusion::logical_expr::LogicalPlan;
+use datafusion::common::{DFSchema, ParamValues};
+use datafusion::logical_expr::{EmptyRelation, LogicalPlan};
 use datafusion::prelude::{DataFrame, SessionContext};
 use datafusion::sql::sqlparser::ast::{ObjectType, Statement};
 use datafusion_postgres::hooks::{HookClient, QueryHook};
@@ -26,10 +26,12 @@ use pgwire::api::store::PortalStore;
 use pgwire::api::{ClientInfo, ClientPortalStore, Type};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
+use pgwire::messages::response::TransactionStatus;
 use spirit_core::Engine;
 use spirit_core::engine::is_native_statement;
 use spirit_core::telemetry::Telemetry;
 
+use super::auth;
 use super::cancel::RunningQueries;
 use super::compat;
 use super::errors::sqlstate;
@@ -54,8 +56,10 @@ impl QueryService {
     pub fn new(engine: Arc<Engine>, running: Arc<RunningQueries>, telemetry: Telemetry) -> Self {
         let ctx = Arc::new(engine.context().clone());
         let hooks: Vec<Arc<dyn QueryHook>> = vec![
+            Arc::new(auth::RoleHook),
             Arc::new(datafusion_postgres::hooks::cursor::CursorStatementHook),
             Arc::new(datafusion_postgres::hooks::set_show::SetShowHook),
+            Arc::new(SavepointHook),
             Arc::new(datafusion_postgres::hooks::transactions::TransactionStatementHook),
             Arc::new(StatementHook),
         ];
@@ -96,7 +100,10 @@ impl SimpleQueryHandler for QueryService {
     {
         let statement = query_log::Statement::start(client, query);
         let result = if is_native_statement(query) {
-            self.run_native(query).await.map(|r| vec![r])
+            match auth::check_write(client, "CREATE EXTERNAL TABLE") {
+                Ok(()) => self.run_native(query).await.map(|r| vec![r]),
+                Err(e) => Err(e),
+            }
         } else {
             let deadline = statement_deadline(client);
             let (pid, secret) = client.pid_and_secret_key();
@@ -176,6 +183,7 @@ impl QueryService {
     {
         let (sql, planned) = &portal.statement.statement;
         if planned.is_none() && is_native_statement(sql) {
+            auth::check_write(client, "CREATE EXTERNAL TABLE")?;
             return self.run_native(sql).await;
         }
         let expected = self
@@ -253,6 +261,88 @@ impl QueryParser for StatementParser {
         column_format: Option<&Format>,
     ) -> PgWireResult<Vec<FieldInfo>> {
         self.inner.get_result_schema(stmt, column_format)
+    }
+}
+
+/// Savepoints, which drivers use for nested transactions (psycopg's `conn.transaction()`,
+/// SQLAlchemy). Like `BEGIN` and `ROLLBACK` (datafusion-postgres), they keep the protocol's
+/// transaction state only: every statement is applied when it runs. `ROLLBACK TO SAVEPOINT`
+/// leaves a failed transaction usable again, as in PostgreSQL.
+struct SavepointHook;
+
+impl SavepointHook {
+    fn respond(
+        statement: &Statement,
+        client: &mut dyn HookClient,
+    ) -> Option<PgWireResult<Response>> {
+        let tag = match statement {
+            Statement::Savepoint { .. } => "SAVEPOINT",
+            Statement::ReleaseSavepoint { .. } => "RELEASE",
+            Statement::Rollback {
+                savepoint: Some(_), ..
+            } => "ROLLBACK",
+            _ => return None,
+        };
+        let status = client.transaction_status();
+        if status == TransactionStatus::Idle {
+            return Some(Err(PgWireError::UserError(Box::new(ErrorInfo::new(
+                "ERROR".to_string(),
+                sqlstate::NO_ACTIVE_TRANSACTION.to_string(),
+                format!("{tag} can only be used in transaction blocks (run BEGIN first)"),
+            )))));
+        }
+        if tag == "ROLLBACK" {
+            client.set_transaction_status(TransactionStatus::Transaction);
+        } else if status == TransactionStatus::Error {
+            return Some(Err(PgWireError::UserError(Box::new(ErrorInfo::new(
+                "ERROR".to_string(),
+                sqlstate::IN_FAILED_TRANSACTION.to_string(),
+                "current transaction is aborted, commands ignored until end of transaction block"
+                    .to_string(),
+            )))));
+        }
+        Some(Ok(Response::Execution(Tag::new(tag))))
+    }
+}
+
+#[async_trait]
+impl QueryHook for SavepointHook {
+    async fn handle_simple_query(
+        &self,
+        statement: &Statement,
+        _session_context: &SessionContext,
+        client: &mut dyn HookClient,
+    ) -> Option<PgWireResult<Response>> {
+        Self::respond(statement, client)
+    }
+
+    async fn handle_extended_parse_query(
+        &self,
+        statement: &Statement,
+        _session_context: &SessionContext,
+        _client: &(dyn ClientInfo + Send + Sync),
+    ) -> Option<PgWireResult<LogicalPlan>> {
+        matches!(
+            statement,
+            Statement::Savepoint { .. } | Statement::ReleaseSavepoint { .. }
+        )
+        .then(|| {
+            Ok(LogicalPlan::EmptyRelation(EmptyRelation {
+                produce_one_row: false,
+                schema: Arc::new(DFSchema::empty()),
+            }))
+        })
+    }
+
+    async fn handle_extended_query(
+        &self,
+        statement: &Statement,
+        _logical_plan: &LogicalPlan,
+        _params: &ParamValues,
+        _session_context: &SessionContext,
+        client: &mut dyn HookClient,
+    ) -> Option<PgWireResult<Response>> {
+        Self::respond(statement, client)
     }
 }
 
