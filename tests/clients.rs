@@ -1,4 +1,5 @@
-//! Real clients against a real server: psql, psycopg 3 (Python) and pgjdbc (Java).
+//! Real clients against a real server: psql, psycopg 3, SQLAlchemy, node-postgres and pgjdbc,
+//! and the captured queries of BI tools (queries/tests/tools) replayed through them.
 
 use std::process::Command;
 
@@ -86,12 +87,18 @@ fn pgjdbc() {
     );
 }
 
-/// Runs `program args… PORT` against a fresh server and fails with its output if it fails.
+/// Runs `program args…` against a fresh server, with `PORT` in `args` replaced by its port
+/// (or appended when absent), and fails with its output if it fails.
 fn run_client(program: &str, args: &[&str]) {
     let server = SpiritServer::start();
+    let port = server.port.to_string();
+    let mut args: Vec<&str> = args.to_vec();
+    match args.iter().position(|a| *a == "PORT") {
+        Some(i) => args[i] = &port,
+        None => args.push(&port),
+    }
     let output = Command::new(program)
-        .args(args)
-        .arg(server.port.to_string())
+        .args(&args)
         .current_dir(tests_dir().join("clients"))
         .output()
         .unwrap_or_else(|e| panic!("run {program}: {e}"));
@@ -111,4 +118,39 @@ fn sqlalchemy_inspector() {
 #[test]
 fn node_postgres() {
     run_client("node", &["node/node_check.js"]);
+}
+
+/// The captured BI-tool queries in queries/tests/tools.
+fn tool_fixtures() -> Vec<String> {
+    let dir = tests_dir().join("../queries/tests/tools");
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|e| e == "sql"))
+        .map(|path| path.display().to_string())
+        .collect();
+    files.sort();
+    assert!(files.len() >= 2, "tool fixtures: {files:?}");
+    files
+}
+
+#[test]
+fn tool_queries_through_psycopg() {
+    let files = tool_fixtures();
+    let mut args = vec!["tool_queries.py", "PORT"];
+    args.extend(files.iter().map(String::as_str));
+    run_client("python3", &args);
+}
+
+#[test]
+fn tool_queries_through_pgjdbc() {
+    let files = tool_fixtures();
+    let mut args = vec![
+        "-cp",
+        "/usr/share/java/postgresql.jar",
+        "ToolQueries.java",
+        "PORT",
+    ];
+    args.extend(files.iter().map(String::as_str));
+    run_client("java", &args);
 }

@@ -186,10 +186,13 @@ impl QueryService {
             auth::check_write(client, "CREATE EXTERNAL TABLE")?;
             return self.run_native(sql).await;
         }
+        // DataFusion does not type placeholders inside every subquery (SQLAlchemy's column
+        // query has some), so the statement's highest `$n` counts as well.
         let expected = self
             .parser
             .get_parameter_types(&portal.statement.statement)?
-            .len();
+            .len()
+            .max(highest_placeholder(sql));
         if portal.parameters.len() != expected {
             return Err(PgWireError::UserError(Box::new(ErrorInfo::new(
                 "ERROR".to_string(),
@@ -209,6 +212,37 @@ impl QueryService {
         RunningQueries::guard(&mut response, &signal, deadline);
         Ok(response)
     }
+}
+
+/// The highest `$n` placeholder in `sql`, outside string literals and quoted identifiers.
+fn highest_placeholder(sql: &str) -> usize {
+    let bytes = sql.as_bytes();
+    let mut highest = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            quote @ (b'\'' | b'"') => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != quote {
+                    i += 1;
+                }
+            }
+            b'$' => {
+                let digits = bytes[i + 1..]
+                    .iter()
+                    .take_while(|b| b.is_ascii_digit())
+                    .count();
+                if digits > 0 {
+                    let n = sql[i + 1..i + 1 + digits].parse().unwrap_or(0);
+                    highest = highest.max(n);
+                    i += digits;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    highest
 }
 
 /// When the running statement must end, from the session's `statement_timeout`.
@@ -456,5 +490,17 @@ impl QueryHook for StatementHook {
             execute_with_tag(df, tag, counted).await
         };
         Some(result.await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_counted_outside_quotes() {
+        assert_eq!(highest_placeholder("SELECT $1 + $12, $3"), 12);
+        assert_eq!(highest_placeholder("SELECT '$5', \"$7\", $2"), 2);
+        assert_eq!(highest_placeholder("SELECT 1"), 0);
     }
 }
