@@ -495,3 +495,46 @@ async fn external_tables_persist_across_restarts() {
         .unwrap_err();
     assert_eq!(sqlstate(&err), "42P01");
 }
+
+#[tokio::test]
+async fn unknown_setting_gets_42704_and_savepoints_keep_the_transaction_state() {
+    let server = SpiritServer::start();
+    let client = server.connect().await;
+    let err = client
+        .query_one("SELECT current_setting('no_such_setting')", &[])
+        .await
+        .expect_err("unknown setting");
+    assert_eq!(sqlstate(&err), "42704", "{err:?}");
+
+    let err = client
+        .batch_execute("SAVEPOINT s1")
+        .await
+        .expect_err("a savepoint needs a transaction");
+    assert_eq!(sqlstate(&err), "25P01", "{err:?}");
+    client.batch_execute("BEGIN").await.unwrap();
+    client.batch_execute("SAVEPOINT s1").await.unwrap();
+    let err = client
+        .batch_execute("SELECT * FROM no_such_table")
+        .await
+        .expect_err("unknown table");
+    assert_eq!(sqlstate(&err), "42P01");
+    let err = client
+        .batch_execute("ROLLBACK TO SAVEPOINT s1")
+        .await
+        .expect_err("a failed transaction is not resumed at a savepoint");
+    assert_eq!(sqlstate(&err), "25P02", "{err:?}");
+    client.batch_execute("ROLLBACK").await.unwrap();
+    // Without a failure, savepoints come and go inside a transaction.
+    client.batch_execute("BEGIN").await.unwrap();
+    client.batch_execute("SAVEPOINT s1").await.unwrap();
+    client
+        .batch_execute("ROLLBACK TO SAVEPOINT s1")
+        .await
+        .unwrap();
+    let row = client.query_one("SELECT 1::INT", &[]).await.unwrap();
+    assert_eq!(row.get::<_, i32>(0), 1);
+    client
+        .batch_execute("RELEASE SAVEPOINT s1; COMMIT")
+        .await
+        .unwrap();
+}

@@ -4,7 +4,9 @@
 //! Here `pg_catalog.pg_description` becomes a view joining its live `pg_class` and `pg_namespace`
 //! with the comments DuckDB keeps (`spirit_internal.object_comments`), so the OIDs always agree;
 //! and `col_description()`, `obj_description()` and `pg_get_viewdef()`, which psql's `\d+` and
-//! BI tools call, read that view.
+//! BI tools call, read that view. The same overlay gives the live `pg_views` (the store's views
+//! with their queries) and `pg_user` (the login roles), which datafusion-pg-catalog leaves
+//! empty or out.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -44,7 +46,27 @@ UNION ALL
 SELECT CASE schema_name WHEN 'main' THEN 'public' ELSE schema_name END,
        table_name, CAST(column_index AS INTEGER), comment
 FROM duckdb_columns()
-WHERE database_name = current_database() AND coalesce(comment, '') <> ''";
+WHERE database_name = current_database() AND coalesce(comment, '') <> '';
+CREATE OR REPLACE VIEW spirit_internal.view_definitions AS
+SELECT CASE schema_name WHEN 'main' THEN 'public' ELSE schema_name END AS nspname,
+       view_name AS relname, trim(substr(sql, strpos(upper(sql), ' AS ') + 4)) AS definition
+FROM duckdb_views()
+WHERE database_name = current_database() AND NOT internal";
+
+/// `pg_views`: the store's views, in PostgreSQL's columns.
+const PG_VIEWS_SQL: &str = "
+SELECT n.nspname AS schemaname, c.relname AS viewname, 'spirit' AS viewowner, v.definition
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN view_definitions v ON v.nspname = n.nspname AND v.relname = c.relname
+WHERE c.relkind = 'v'";
+
+/// `pg_user`: the login roles, in PostgreSQL's columns (passwords are never shown).
+const PG_USER_SQL: &str = "
+SELECT rolname AS usename, CAST(oid AS INT) AS usesysid, rolcreatedb AS usecreatedb,
+       rolsuper AS usesuper, rolreplication AS userepl, rolbypassrls AS usebypassrls,
+       '********' AS passwd, rolvaliduntil AS valuntil, rolconfig AS useconfig
+FROM pg_roles";
 
 const DESCRIPTION_SQL: &str = "
 SELECT CAST(c.oid AS INT) AS objoid, CAST(1259 AS INT) AS classoid,
@@ -59,15 +81,19 @@ FROM static_description";
 /// Installs the live `pg_description` and the description functions into `ctx`.
 pub async fn install(ctx: &SessionContext, store: &Store, database: &str) -> crate::Result<()> {
     store.with_conn(|conn| conn.execute_batch(OBJECT_COMMENTS))?;
-    let comments = store
-        .read_provider(
-            "spirit_internal",
-            &Relation {
-                name: "object_comments".to_string(),
-                view_definition: None,
-            },
-        )
-        .await?;
+    let internal = async |name: &str| {
+        store
+            .read_provider(
+                "spirit_internal",
+                &Relation {
+                    name: name.to_string(),
+                    view_definition: None,
+                },
+            )
+            .await
+    };
+    let comments = internal("object_comments").await?;
+    let view_definitions = internal("view_definitions").await?;
     let catalog = ctx
         .catalog(database)
         .ok_or_else(|| DataFusionError::Plan(format!("catalog {database} missing")))?;
@@ -85,16 +111,24 @@ pub async fn install(ctx: &SessionContext, store: &Store, database: &str) -> cra
     private.register_table("pg_namespace", table("pg_namespace").await?)?;
     private.register_table("static_description", table("pg_description").await?)?;
     private.register_table("object_comments", comments)?;
-    let plan = private.sql(DESCRIPTION_SQL).await?.into_unoptimized_plan();
-    let view: Arc<dyn TableProvider> = Arc::new(ViewTable::new(
-        plan,
-        Some(DESCRIPTION_SQL.trim().to_string()),
-    ));
+    private.register_table("view_definitions", view_definitions)?;
+    private.register_table("pg_roles", table("pg_roles").await?)?;
+    let mut overrides = HashMap::new();
+    for (name, sql) in [
+        ("pg_description", DESCRIPTION_SQL),
+        ("pg_views", PG_VIEWS_SQL),
+        ("pg_user", PG_USER_SQL),
+    ] {
+        let plan = private.sql(sql).await?.into_unoptimized_plan();
+        let view: Arc<dyn TableProvider> =
+            Arc::new(ViewTable::new(plan, Some(sql.trim().to_string())));
+        overrides.insert(name.to_string(), view);
+    }
     catalog.register_schema(
         "pg_catalog",
         Arc::new(Overlay {
             inner: pg_catalog,
-            overrides: HashMap::from([("pg_description".to_string(), view)]),
+            overrides,
         }),
     )?;
     for kind in [Kind::Column, Kind::Object, Kind::ViewDefinition] {
@@ -120,7 +154,13 @@ struct Overlay {
 #[async_trait]
 impl SchemaProvider for Overlay {
     fn table_names(&self) -> Vec<String> {
-        self.inner.table_names()
+        let mut names = self.inner.table_names();
+        for name in self.overrides.keys() {
+            if !names.contains(name) {
+                names.push(name.clone());
+            }
+        }
+        names
     }
 
     async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {

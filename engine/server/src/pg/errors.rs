@@ -17,6 +17,8 @@ pub mod sqlstate {
     pub const UNDEFINED_COLUMN: &str = "42703";
     /// Undefined function.
     pub const UNDEFINED_FUNCTION: &str = "42883";
+    /// Undefined object (an unknown setting).
+    pub const UNDEFINED_OBJECT: &str = "42704";
     /// Duplicate table.
     pub const DUPLICATE_TABLE: &str = "42P07";
     /// Data type mismatch.
@@ -116,6 +118,9 @@ fn classify_datafusion(err: &DataFusionError) -> (&'static str, String) {
         }
         DataFusionError::Plan(_) | DataFusionError::SchemaError(..) => {
             classify_plan_message(&lower)
+        }
+        DataFusionError::Execution(_) if lower.contains("unrecognized configuration parameter") => {
+            sqlstate::UNDEFINED_OBJECT
         }
         DataFusionError::Execution(_) if lower.contains("divide by zero") => {
             sqlstate::DIVISION_BY_ZERO

@@ -300,8 +300,9 @@ impl QueryParser for StatementParser {
 
 /// Savepoints, which drivers use for nested transactions (psycopg's `conn.transaction()`,
 /// SQLAlchemy). Like `BEGIN` and `ROLLBACK` (datafusion-postgres), they keep the protocol's
-/// transaction state only: every statement is applied when it runs. `ROLLBACK TO SAVEPOINT`
-/// leaves a failed transaction usable again, as in PostgreSQL.
+/// transaction state only: every statement is applied when it runs. A transaction that failed
+/// is not resumed at a savepoint (pgwire keeps the failed state): the client gets 25P02 and
+/// rolls back the whole transaction.
 struct SavepointHook;
 
 impl SavepointHook {
@@ -325,14 +326,19 @@ impl SavepointHook {
                 format!("{tag} can only be used in transaction blocks (run BEGIN first)"),
             )))));
         }
-        if tag == "ROLLBACK" {
-            client.set_transaction_status(TransactionStatus::Transaction);
-        } else if status == TransactionStatus::Error {
+        if status == TransactionStatus::Error {
+            // pgwire restores the status it saw before the statement, so a failed transaction
+            // cannot be resumed from a savepoint; saying so beats pretending.
+            let message = if tag == "ROLLBACK" {
+                "current transaction is aborted and cannot be resumed at a savepoint here; \
+                 ROLLBACK the whole transaction"
+            } else {
+                "current transaction is aborted, commands ignored until end of transaction block"
+            };
             return Some(Err(PgWireError::UserError(Box::new(ErrorInfo::new(
                 "ERROR".to_string(),
                 sqlstate::IN_FAILED_TRANSACTION.to_string(),
-                "current transaction is aborted, commands ignored until end of transaction block"
-                    .to_string(),
+                message.to_string(),
             )))));
         }
         Some(Ok(Response::Execution(Tag::new(tag))))
