@@ -76,7 +76,7 @@ public class JdbcCheck {
                 check(remarks != null && remarks.contains("day"), "column remarks: " + remarks);
             }
 
-            // What Metabase's and DBeaver's sync call: schemas, tables, types.
+            // What Metabase's and DBeaver's sync call: schemas, tables, primary keys, types.
             java.util.Set<String> schemas = new java.util.HashSet<>();
             try (ResultSet rs = md.getSchemas()) {
                 while (rs.next()) schemas.add(rs.getString("TABLE_SCHEM"));
@@ -94,6 +94,12 @@ public class JdbcCheck {
                 while (rs.next()) views++;
             }
             check(views >= 20, "getTables(metrics, VIEW): " + views);
+            // No store table has a primary key yet; the call must still answer, with its columns.
+            try (ResultSet rs = md.getPrimaryKeys(null, "public", "bookings")) {
+                check(rs.getMetaData().getColumnCount() == 6, "getPrimaryKeys columns");
+                check("KEY_SEQ".equalsIgnoreCase(rs.getMetaData().getColumnName(5)), "KEY_SEQ");
+                check(!rs.next(), "no primary key on bookings");
+            }
             java.util.Set<String> typeNames = new java.util.HashSet<>();
             try (ResultSet rs = md.getTypeInfo()) {
                 while (rs.next()) typeNames.add(rs.getString("TYPE_NAME"));

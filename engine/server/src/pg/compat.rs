@@ -33,6 +33,26 @@ const REWRITES: &[(&str, &str, &str)] = &[
         "typinput='array_in'::regproc",
         "typinput='array_in'",
     ),
+    (
+        // pgjdbc's `DatabaseMetaData.getPrimaryKeys` (which Metabase's sync calls) expands each
+        // index's key columns with `information_schema._pg_expandarray`, a set-returning
+        // function whose (x, n) fields are read with composite access; DataFusion has neither.
+        // Two zipped unnests give the same rows: n = 1.. and x = the key's attnums
+        // (`indkey` is an int2vector's text, `'1 2'`).
+        "pgjdbc getPrimaryKeys",
+        "(information_schema._pg_expandarray(i.indkey)).n",
+        "unnest(generate_series(1, CAST(cardinality(string_to_array(i.indkey, ' ')) AS BIGINT)))",
+    ),
+    (
+        "pgjdbc getPrimaryKeys",
+        "information_schema._pg_expandarray(i.indkey)",
+        "unnest(string_to_array(i.indkey, ' '))",
+    ),
+    (
+        "pgjdbc getPrimaryKeys",
+        "(result.KEYS).x",
+        "CAST(result.KEYS AS INT)",
+    ),
 ];
 
 /// PostgreSQL's fixed OIDs of the system catalogs that `pg_description.classoid` and
@@ -95,5 +115,22 @@ mod tests {
             "d.classoid = 1259 AND x = 1247"
         );
         assert_eq!(rewrite("'bookings'::regclass"), "'bookings'::regclass");
+    }
+
+    #[test]
+    fn pgjdbc_primary_keys_expand_without_composite_access() {
+        let sql = "SELECT (information_schema._pg_expandarray(i.indkey)).n AS KEY_SEQ, \
+                   information_schema._pg_expandarray(i.indkey) AS KEYS FROM x \
+                   ) result where result.A_ATTNUM = (result.KEYS).x";
+        let out = rewrite(sql);
+        assert!(!out.contains("_pg_expandarray"), "{out}");
+        assert!(
+            out.contains("unnest(string_to_array(i.indkey, ' ')) AS KEYS"),
+            "{out}"
+        );
+        assert!(
+            out.ends_with("result.A_ATTNUM = CAST(result.KEYS AS INT)"),
+            "{out}"
+        );
     }
 }
