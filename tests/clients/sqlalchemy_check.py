@@ -2,10 +2,9 @@
 type probes, savepoints), the parts of the inspector that work today, and a Core query with
 bound parameters.
 
-Not yet working, and so not checked here (see the issue 4 note): get_schema_names (LIKE with
-ESCAPE '/'), get_columns (parameters inside scalar subqueries), get_pk_constraint and
-get_indexes (pg_index.indkey is text in datafusion-pg-catalog), get_table_comment (a bound
-::regclass parameter).
+Not yet working, and so not checked here (see the issue 4 note): get_columns (parameters
+inside scalar subqueries), get_pk_constraint and get_indexes (pg_index.indkey is text in
+datafusion-pg-catalog), get_table_comment (a bound ::regclass parameter).
 
 Usage: sqlalchemy_check.py PORT
 """
@@ -19,6 +18,9 @@ port = int(sys.argv[1])
 engine = sa.create_engine(f"postgresql+psycopg://spirit:spirit@127.0.0.1:{port}/spirit")
 insp = sa.inspect(engine)
 assert engine.dialect.server_version_info[:2] == (16, 6), engine.dialect.server_version_info
+
+schemas = insp.get_schema_names()  # LIKE … ESCAPE '/' (compat.rs, like_escape())
+assert {"public", "metrics", "spirit"} <= set(schemas), schemas
 
 tables = insp.get_table_names()  # the default schema: public
 assert {"bookings", "tours", "customers"} <= set(tables), tables

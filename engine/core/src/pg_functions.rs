@@ -90,6 +90,12 @@ pub fn install(ctx: &SessionContext) {
             |_| Ok(None),
         ),
         RowFunction::new(
+            "like_escape",
+            Signature::exact(vec![DataType::Utf8, DataType::Utf8], Volatility::Immutable),
+            DataType::Utf8,
+            like_escape,
+        ),
+        RowFunction::new(
             "to_regtype",
             Signature::exact(vec![DataType::Utf8], Volatility::Stable),
             DataType::Int32,
@@ -217,6 +223,37 @@ fn version(_: &[Option<String>]) -> Result<Option<String>> {
         datafusion::DATAFUSION_VERSION,
         std::env::consts::ARCH
     )))
+}
+
+/// PostgreSQL's `like_escape(pattern, escape)`: the pattern rewritten to use backslash as its
+/// escape character (what DataFusion's LIKE understands).
+fn like_escape(args: &[Option<String>]) -> Result<Option<String>> {
+    let (Some(Some(pattern)), Some(Some(escape))) = (args.first(), args.get(1)) else {
+        return Ok(None);
+    };
+    let mut escape_chars = escape.chars();
+    let (Some(escape), None) = (escape_chars.next(), escape_chars.next()) else {
+        return exec_err!("invalid escape string: it must be one character");
+    };
+    let mut out = String::with_capacity(pattern.len());
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        if c == escape {
+            match chars.next() {
+                Some(next @ ('%' | '_' | '\\')) => {
+                    out.push('\\');
+                    out.push(next);
+                }
+                Some(next) => out.push(next),
+                None => return exec_err!("LIKE pattern must not end with escape character"),
+            }
+        } else if c == '\\' {
+            out.push_str("\\\\");
+        } else {
+            out.push(c);
+        }
+    }
+    Ok(Some(out))
 }
 
 /// PostgreSQL's OIDs of the built-in types, by every name `to_regtype()` accepts for them.
@@ -477,6 +514,14 @@ mod tests {
         assert_eq!(to_regtype(&[s("text[]")]).unwrap(), s("1009"));
         assert_eq!(to_regtype(&[s("_int8")]).unwrap(), s("1016"));
         assert_eq!(to_regtype(&[s("hstore")]).unwrap(), None);
+    }
+
+    #[test]
+    fn like_escape_moves_patterns_to_backslash() {
+        assert_eq!(like_escape(&[s("pg/_%"), s("/")]).unwrap(), s("pg\\_%"));
+        assert_eq!(like_escape(&[s("a//b"), s("/")]).unwrap(), s("a/b"));
+        assert_eq!(like_escape(&[s("a\\b"), s("/")]).unwrap(), s("a\\\\b"));
+        assert!(like_escape(&[s("a/"), s("/")]).is_err());
     }
 
     #[test]

@@ -2,6 +2,11 @@
 //! equivalents it can. Each entry names the client and what is lost (nothing a user sees).
 
 use std::borrow::Cow;
+use std::ops::ControlFlow;
+
+use datafusion::sql::sqlparser::ast::{Expr, Value, visit_expressions_mut};
+use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+use datafusion::sql::sqlparser::parser::Parser;
 
 /// `(client, fragment sent, replacement)`.
 const REWRITES: &[(&str, &str, &str)] = &[
@@ -76,6 +81,9 @@ pub fn rewrite(sql: &str) -> Cow<'_, str> {
             out = Cow::Owned(out.replace(fragment, replacement));
         }
     }
+    if let Cow::Owned(escaped) = like_escape(&out) {
+        out = Cow::Owned(escaped);
+    }
     if out.contains("::regclass") {
         for (name, oid) in CATALOG_OIDS {
             for cast in [
@@ -89,6 +97,58 @@ pub fn rewrite(sql: &str) -> Cow<'_, str> {
         }
     }
     out
+}
+
+/// `LIKE pattern ESCAPE 'c'` with an escape character other than backslash, which DataFusion
+/// refuses, as `LIKE like_escape(pattern, 'c')`: PostgreSQL's own `like_escape()` turns the
+/// pattern into one escaped with backslashes. SQLAlchemy's inspector escapes with `/`.
+fn like_escape(sql: &str) -> Cow<'_, str> {
+    if !sql.to_ascii_uppercase().contains("ESCAPE") {
+        return Cow::Borrowed(sql);
+    }
+    let Ok(mut statements) = Parser::parse_sql(&PostgreSqlDialect {}, sql) else {
+        return Cow::Borrowed(sql);
+    };
+    let mut changed = false;
+    for statement in &mut statements {
+        let _ = visit_expressions_mut(statement, |expr| {
+            if let Expr::Like {
+                pattern,
+                escape_char,
+                ..
+            }
+            | Expr::ILike {
+                pattern,
+                escape_char,
+                ..
+            } = expr
+                && let Some(escape) = escape_char
+                && let Value::SingleQuotedString(c) = &escape.value
+                && c != "\\"
+                && let Ok(escaped) = Parser::new(&PostgreSqlDialect {})
+                    .try_with_sql(&format!(
+                        "like_escape({pattern}, '{}')",
+                        c.replace('\'', "''")
+                    ))
+                    .and_then(|mut p| p.parse_expr())
+            {
+                **pattern = escaped;
+                *escape_char = None;
+                changed = true;
+            }
+            ControlFlow::<()>::Continue(())
+        });
+    }
+    if !changed {
+        return Cow::Borrowed(sql);
+    }
+    Cow::Owned(
+        statements
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; "),
+    )
 }
 
 #[cfg(test)]
@@ -132,5 +192,17 @@ mod tests {
             out.ends_with("result.A_ATTNUM = CAST(result.KEYS AS INT)"),
             "{out}"
         );
+    }
+
+    #[test]
+    fn like_with_another_escape_character_uses_like_escape() {
+        let out =
+            rewrite("SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE $1 || '%' ESCAPE '/'");
+        assert_eq!(
+            out,
+            "SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE like_escape($1 || '%', '/')"
+        );
+        let plain = "SELECT 1 WHERE 'a' LIKE 'a\\_' ESCAPE '\\'";
+        assert_eq!(rewrite(plain), plain);
     }
 }
