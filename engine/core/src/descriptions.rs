@@ -6,21 +6,21 @@
 //! and `col_description()`, `obj_description()` and `pg_get_viewdef()`, which psql's `\d+` and
 //! BI tools call, read that view. The same overlay gives the live `pg_views` (the store's views
 //! with their queries) and `pg_user` (the login roles), which datafusion-pg-catalog leaves
-//! empty or out.
+//! empty or out, and the [`information_schema`](crate::information_schema) replacements.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, Int64Array, StringArray, StringBuilder};
+use arrow::array::{Array, ArrayRef, AsArray, Int32Array, Int64Array, StringArray, StringBuilder};
 use arrow::compute::cast;
-use arrow::datatypes::{DataType, Int64Type};
+use arrow::datatypes::{DataType, Int32Type, Int64Type};
 use async_trait::async_trait;
 use datafusion::catalog::{SchemaProvider, TableProvider};
 use datafusion::common::{DataFusionError, Result, plan_err};
 use datafusion::datasource::ViewTable;
 use datafusion::logical_expr::async_udf::{AsyncScalarUDF, AsyncScalarUDFImpl};
 use datafusion::logical_expr::{
-    ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
 use datafusion::prelude::SessionContext;
 
@@ -113,12 +113,19 @@ pub async fn install(ctx: &SessionContext, store: &Store, database: &str) -> cra
     private.register_table("object_comments", comments)?;
     private.register_table("view_definitions", view_definitions)?;
     private.register_table("pg_roles", table("pg_roles").await?)?;
+    for name in ["pg_attribute", "pg_type", "pg_constraint"] {
+        private.register_table(name, table(name).await?)?;
+    }
     let mut overrides = HashMap::new();
-    for (name, sql) in [
+    let own = [
         ("pg_description", DESCRIPTION_SQL),
         ("pg_views", PG_VIEWS_SQL),
         ("pg_user", PG_USER_SQL),
-    ] {
+    ];
+    for (name, sql) in own
+        .into_iter()
+        .chain(crate::information_schema::VIEWS.iter().copied())
+    {
         let plan = private.sql(sql).await?.into_unoptimized_plan();
         let view: Arc<dyn TableProvider> =
             Arc::new(ViewTable::new(plan, Some(sql.trim().to_string())));
@@ -141,7 +148,101 @@ pub async fn install(ctx: &SessionContext, store: &Store, database: &str) -> cra
             .into_scalar_udf(),
         );
     }
+    ctx.register_udf(ScalarUDF::new_from_impl(RegClassFunction {
+        ctx: ctx.clone(),
+        signature: Signature::exact(vec![DataType::Utf8], Volatility::Stable),
+    }));
     Ok(())
+}
+
+/// `to_regclass(name)`: the OID of a relation named at run time (`'metrics.revenue_daily'`,
+/// `format('%I.%I', schema, table)`), NULL when there is none. The server's compatibility
+/// rewrites send casts of such expressions to `regclass` here. It is synchronous (it waits for
+/// the catalog on the runtime) because DataFusion cannot nest an async function in another's
+/// arguments, as in `col_description(to_regclass(…), n)`.
+struct RegClassFunction {
+    ctx: SessionContext,
+    signature: Signature,
+}
+
+impl std::fmt::Debug for RegClassFunction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RegClassFunction")
+    }
+}
+
+impl PartialEq for RegClassFunction {
+    fn eq(&self, _other: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for RegClassFunction {}
+
+impl std::hash::Hash for RegClassFunction {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        "to_regclass".hash(state);
+    }
+}
+
+impl ScalarUDFImpl for RegClassFunction {
+    fn name(&self) -> &str {
+        "to_regclass"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Int32)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let rows = args.number_rows;
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let relations = tokio::task::block_in_place(|| {
+            tokio::runtime::Handle::current().block_on(relation_oids(&self.ctx))
+        })?;
+        let names = cast(&arrays[0], &DataType::Utf8)?;
+        let names = names.as_string::<i32>();
+        let oids: Int32Array = (0..rows)
+            .map(|i| {
+                names
+                    .is_valid(i)
+                    .then(|| relation_oid(&relations, names.value(i)))
+                    .flatten()
+            })
+            .collect();
+        Ok(ColumnarValue::Array(Arc::new(oids)))
+    }
+}
+
+/// The OID of every relation, by (schema, name).
+async fn relation_oids(ctx: &SessionContext) -> Result<HashMap<(String, String), i32>> {
+    let batches = ctx
+        .sql(
+            "SELECT CAST(c.oid AS INT), n.nspname, c.relname FROM pg_catalog.pg_class c \
+             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace",
+        )
+        .await?
+        .collect()
+        .await?;
+    let mut oids = HashMap::new();
+    for batch in batches {
+        let ids = cast(batch.column(0), &DataType::Int32)?;
+        let ids = ids.as_primitive::<Int32Type>();
+        let schemas = cast(batch.column(1), &DataType::Utf8)?;
+        let names = cast(batch.column(2), &DataType::Utf8)?;
+        let (schemas, names) = (schemas.as_string::<i32>(), names.as_string::<i32>());
+        for i in 0..batch.num_rows() {
+            oids.insert(
+                (schemas.value(i).to_string(), names.value(i).to_string()),
+                ids.value(i),
+            );
+        }
+    }
+    Ok(oids)
 }
 
 /// A schema provider that answers some table names itself and delegates the rest.
@@ -376,6 +477,38 @@ impl DescriptionFunction {
     }
 }
 
+/// The OID of the relation `name` names: `schema.relation` or a bare name looked up in `public`
+/// then `pg_catalog`; double-quoted parts keep their case, others are folded to lower case.
+fn relation_oid(relations: &HashMap<(String, String), i32>, name: &str) -> Option<i32> {
+    let mut parts = Vec::new();
+    let mut part = String::new();
+    let mut quoted = false;
+    let mut chars = name.trim().chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                part.push('"');
+                chars.next();
+            }
+            '"' => quoted = !quoted,
+            '.' if !quoted => parts.push(std::mem::take(&mut part)),
+            c if quoted => part.push(c),
+            c => part.extend(c.to_lowercase()),
+        }
+    }
+    parts.push(part);
+    let find = |schema: &str, relation: &str| {
+        relations
+            .get(&(schema.to_string(), relation.to_string()))
+            .copied()
+    };
+    match parts.as_slice() {
+        [relation] => find("public", relation).or_else(|| find("pg_catalog", relation)),
+        [schema, relation] | [_, schema, relation] => find(schema, relation),
+        _ => None,
+    }
+}
+
 /// The query of a `CREATE VIEW … AS <query>` statement, as `pg_get_viewdef` shows it.
 fn view_query(definition: &str) -> String {
     let upper = definition.to_ascii_uppercase();
@@ -396,6 +529,22 @@ fn int64s(array: &ArrayRef) -> Result<Int64Array> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn relation_names_resolve_like_regclass() {
+        let relations = HashMap::from([
+            (("public".to_string(), "bookings".to_string()), 1),
+            (("metrics".to_string(), "revenue_daily".to_string()), 2),
+            (("pg_catalog".to_string(), "pg_class".to_string()), 3),
+            (("public".to_string(), "Odd.Name".to_string()), 4),
+        ]);
+        assert_eq!(relation_oid(&relations, "bookings"), Some(1));
+        assert_eq!(relation_oid(&relations, "Metrics.Revenue_Daily"), Some(2));
+        assert_eq!(relation_oid(&relations, "pg_class"), Some(3));
+        assert_eq!(relation_oid(&relations, "public.\"Odd.Name\""), Some(4));
+        assert_eq!(relation_oid(&relations, "spirit.public.bookings"), Some(1));
+        assert_eq!(relation_oid(&relations, "nope"), None);
+    }
 
     #[test]
     fn view_query_is_the_select() {

@@ -5,6 +5,7 @@
 //! - [`store_table`]: the DataFusion table over one store table.
 //! - [`catalog`]: the schemas DataFusion sees over the store (`public`, `metrics`, `spirit`).
 //! - [`descriptions`]: the store's COMMENTs as `pg_description` and `col_description()`.
+//! - [`information_schema`]: `columns`, `table_constraints`, `key_column_usage` as PostgreSQL has them.
 //! - [`pg_functions`]: PostgreSQL functions BI tools call (`version()`, `current_setting()`, …).
 //! - [`metrics`]: the metric views loaded from `metrics_dir`, and their SQL functions.
 //! - [`system`]: the `spirit` schema of system tables and metric parameters.
@@ -21,6 +22,7 @@ pub mod demo;
 pub mod descriptions;
 pub mod engine;
 pub mod error;
+pub mod information_schema;
 pub mod login_roles;
 pub mod metrics;
 pub mod pg_functions;

@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::ops::ControlFlow;
 
-use datafusion::sql::sqlparser::ast::{Expr, Value, visit_expressions_mut};
+use datafusion::sql::sqlparser::ast::{DataType, Expr, Value, visit_expressions_mut};
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 
@@ -58,7 +58,24 @@ const REWRITES: &[(&str, &str, &str)] = &[
         "(result.KEYS).x",
         "CAST(result.KEYS AS INT)",
     ),
+    (
+        // Metabase's foreign-key sync matches columns with `attnum = ANY(c.conkey)`; the
+        // engine's pg_constraint keeps key columns as text (`[1, 2]`).
+        "Metabase describe-fks",
+        "ANY(c.conkey)",
+        "ANY(CAST(string_to_array(NULLIF(btrim(c.conkey, '[]'), ''), ', ') AS SMALLINT[]))",
+    ),
+    (
+        "Metabase describe-fks",
+        "ANY(c.confkey)",
+        "ANY(CAST(string_to_array(NULLIF(btrim(c.confkey, '[]'), ''), ', ') AS SMALLINT[]))",
+    ),
 ];
+
+/// `information_schema` relations DataFusion lacks or answers with fewer columns than
+/// PostgreSQL, and the engine's views that replace them (engine/core/src/information_schema.rs).
+/// Metabase's field sync reads `udt_name` and `is_identity` and joins the constraint views.
+const INFORMATION_SCHEMA: &[&str] = &["columns", "table_constraints", "key_column_usage"];
 
 /// PostgreSQL's fixed OIDs of the system catalogs that `pg_description.classoid` and
 /// `pg_depend.classid` point at. pgjdbc (so Metabase and DBeaver) joins descriptions with
@@ -81,7 +98,21 @@ pub fn rewrite(sql: &str) -> Cow<'_, str> {
             out = Cow::Owned(out.replace(fragment, replacement));
         }
     }
-    if let Cow::Owned(escaped) = like_escape(&out) {
+    if out.to_ascii_lowercase().contains("information_schema") {
+        for name in INFORMATION_SCHEMA {
+            let target = format!("pg_catalog.information_schema_{name}");
+            for source in [
+                format!("information_schema.{name}"),
+                format!("\"information_schema\".\"{name}\""),
+                format!("INFORMATION_SCHEMA.{}", name.to_uppercase()),
+            ] {
+                if out.contains(&source) {
+                    out = Cow::Owned(out.replace(&source, &target));
+                }
+            }
+        }
+    }
+    if let Cow::Owned(escaped) = rewrite_expressions(&out) {
         out = Cow::Owned(escaped);
     }
     if out.contains("::regclass") {
@@ -99,11 +130,17 @@ pub fn rewrite(sql: &str) -> Cow<'_, str> {
     out
 }
 
-/// `LIKE pattern ESCAPE 'c'` with an escape character other than backslash, which DataFusion
-/// refuses, as `LIKE like_escape(pattern, 'c')`: PostgreSQL's own `like_escape()` turns the
-/// pattern into one escaped with backslashes. SQLAlchemy's inspector escapes with `/`.
-fn like_escape(sql: &str) -> Cow<'_, str> {
-    if !sql.to_ascii_uppercase().contains("ESCAPE") {
+/// Expressions DataFusion cannot plan, rewritten on the parsed statement (only when the text
+/// mentions them):
+/// - `LIKE pattern ESCAPE 'c'` with an escape character other than backslash, which DataFusion
+///   refuses, becomes `LIKE like_escape(pattern, 'c')`: PostgreSQL's own `like_escape()` turns
+///   the pattern into one escaped with backslashes. SQLAlchemy's inspector escapes with `/`.
+/// - `CAST(expr AS regclass)` of anything but a literal (Metabase's field sync casts
+///   `format('%I.%I', schema, table)`) becomes `to_regclass(expr)`; datafusion-pg-catalog
+///   resolves literal casts itself.
+fn rewrite_expressions(sql: &str) -> Cow<'_, str> {
+    let upper = sql.to_ascii_uppercase();
+    if !upper.contains("ESCAPE") && !upper.contains("REGCLASS") {
         return Cow::Borrowed(sql);
     }
     let Ok(mut statements) = Parser::parse_sql(&PostgreSqlDialect {}, sql) else {
@@ -112,28 +149,8 @@ fn like_escape(sql: &str) -> Cow<'_, str> {
     let mut changed = false;
     for statement in &mut statements {
         let _ = visit_expressions_mut(statement, |expr| {
-            if let Expr::Like {
-                pattern,
-                escape_char,
-                ..
-            }
-            | Expr::ILike {
-                pattern,
-                escape_char,
-                ..
-            } = expr
-                && let Some(escape) = escape_char
-                && let Value::SingleQuotedString(c) = &escape.value
-                && c != "\\"
-                && let Ok(escaped) = Parser::new(&PostgreSqlDialect {})
-                    .try_with_sql(&format!(
-                        "like_escape({pattern}, '{}')",
-                        c.replace('\'', "''")
-                    ))
-                    .and_then(|mut p| p.parse_expr())
-            {
-                **pattern = escaped;
-                *escape_char = None;
+            if let Some(replacement) = rewrite_expression(expr) {
+                *expr = replacement;
                 changed = true;
             }
             ControlFlow::<()>::Continue(())
@@ -149,6 +166,74 @@ fn like_escape(sql: &str) -> Cow<'_, str> {
             .collect::<Vec<_>>()
             .join("; "),
     )
+}
+
+/// The replacement of one expression, if it needs one (see [`rewrite_expressions`]).
+fn rewrite_expression(expr: &Expr) -> Option<Expr> {
+    let parse = |text: String| {
+        Parser::new(&PostgreSqlDialect {})
+            .try_with_sql(&text)
+            .and_then(|mut p| p.parse_expr())
+            .ok()
+    };
+    match expr {
+        Expr::Like {
+            pattern,
+            escape_char: Some(escape),
+            negated,
+            any,
+            expr: subject,
+        } => {
+            let Value::SingleQuotedString(c) = &escape.value else {
+                return None;
+            };
+            if c == "\\" {
+                return None;
+            }
+            let pattern = parse(format!(
+                "like_escape({pattern}, '{}')",
+                c.replace('\'', "''")
+            ))?;
+            Some(Expr::Like {
+                negated: *negated,
+                any: *any,
+                expr: subject.clone(),
+                pattern: Box::new(pattern),
+                escape_char: None,
+            })
+        }
+        Expr::ILike {
+            pattern,
+            escape_char: Some(escape),
+            negated,
+            any,
+            expr: subject,
+        } => {
+            let Value::SingleQuotedString(c) = &escape.value else {
+                return None;
+            };
+            if c == "\\" {
+                return None;
+            }
+            let pattern = parse(format!(
+                "like_escape({pattern}, '{}')",
+                c.replace('\'', "''")
+            ))?;
+            Some(Expr::ILike {
+                negated: *negated,
+                any: *any,
+                expr: subject.clone(),
+                pattern: Box::new(pattern),
+                escape_char: None,
+            })
+        }
+        Expr::Cast {
+            expr: inner,
+            data_type: DataType::Regclass,
+            ..
+        } if !matches!(inner.as_ref(), Expr::Value(_)) => parse(format!("to_regclass({inner})")),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -204,5 +289,18 @@ mod tests {
         );
         let plain = "SELECT 1 WHERE 'a' LIKE 'a\\_' ESCAPE '\\'";
         assert_eq!(rewrite(plain), plain);
+    }
+
+    #[test]
+    fn casts_of_computed_names_to_regclass_use_to_regclass() {
+        let out = rewrite(
+            "SELECT col_description(CAST(CAST(FORMAT('%I.%I', s, t) AS REGCLASS) AS OID), 1) FROM x",
+        );
+        assert_eq!(
+            out,
+            "SELECT col_description(CAST(to_regclass(FORMAT('%I.%I', s, t)) AS OID), 1) FROM x"
+        );
+        let literal = "SELECT CAST('bookings' AS REGCLASS)";
+        assert_eq!(rewrite(literal), literal);
     }
 }
