@@ -4,7 +4,7 @@ bound parameters.
 
 Not yet working, and so not checked here (see the issue 4 note): get_columns (parameters
 inside scalar subqueries), get_pk_constraint and get_indexes (pg_index.indkey is text in
-datafusion-pg-catalog), get_table_comment (a bound ::regclass parameter).
+datafusion-pg-catalog).
 
 Usage: sqlalchemy_check.py PORT
 """
@@ -27,6 +27,9 @@ assert {"bookings", "tours", "customers"} <= set(tables), tables
 
 views = insp.get_view_names(schema="metrics")
 assert {"revenue_daily", "kpi_overview"} <= set(views), views
+
+comment = insp.get_table_comment("revenue_daily", schema="metrics")["text"]
+assert comment and "confirmed or completed" in comment, comment
 
 assert insp.has_table("bookings") and not insp.has_table("no_such_table")
 assert insp.get_foreign_keys("bookings") == []

@@ -29,6 +29,18 @@ use crate::store::{Relation, Store};
 /// `pg_class`'s OID in PostgreSQL: the `classoid` of descriptions of relations and columns.
 const PG_CLASS_OID: i64 = 1259;
 
+/// PostgreSQL's fixed OIDs of the system catalogs that `pg_description.classoid` and
+/// `pg_depend.classid` point at; `'pg_class'::regclass` and `to_regclass('pg_class')` answer
+/// these, as in PostgreSQL (datafusion-pg-catalog numbers its own rows differently).
+pub const SYSTEM_CATALOG_OIDS: &[(&str, &str)] = &[
+    ("pg_class", "1259"),
+    ("pg_namespace", "2615"),
+    ("pg_proc", "1255"),
+    ("pg_type", "1247"),
+    ("pg_constraint", "2606"),
+    ("pg_attribute", "1249"),
+];
+
 /// The store's comments in pg_description terms (`main` is shown as `public`). `objsubid` is 0
 /// for the relation itself and the 1-based column number for a column.
 const OBJECT_COMMENTS: &str = "
@@ -502,9 +514,23 @@ fn relation_oid(relations: &HashMap<(String, String), i32>, name: &str) -> Optio
             .get(&(schema.to_string(), relation.to_string()))
             .copied()
     };
+    let system = |schema: &str, relation: &str| {
+        (schema == "pg_catalog")
+            .then(|| {
+                SYSTEM_CATALOG_OIDS
+                    .iter()
+                    .find(|(name, _)| *name == relation)
+            })
+            .flatten()
+            .and_then(|(_, oid)| oid.parse().ok())
+    };
     match parts.as_slice() {
-        [relation] => find("public", relation).or_else(|| find("pg_catalog", relation)),
-        [schema, relation] | [_, schema, relation] => find(schema, relation),
+        [relation] => find("public", relation)
+            .or_else(|| system("pg_catalog", relation))
+            .or_else(|| find("pg_catalog", relation)),
+        [schema, relation] | [_, schema, relation] => {
+            system(schema, relation).or_else(|| find(schema, relation))
+        }
         _ => None,
     }
 }
@@ -540,7 +566,8 @@ mod tests {
         ]);
         assert_eq!(relation_oid(&relations, "bookings"), Some(1));
         assert_eq!(relation_oid(&relations, "Metrics.Revenue_Daily"), Some(2));
-        assert_eq!(relation_oid(&relations, "pg_class"), Some(3));
+        assert_eq!(relation_oid(&relations, "pg_class"), Some(1259));
+        assert_eq!(relation_oid(&relations, "pg_catalog.pg_class"), Some(1259));
         assert_eq!(relation_oid(&relations, "public.\"Odd.Name\""), Some(4));
         assert_eq!(relation_oid(&relations, "spirit.public.bookings"), Some(1));
         assert_eq!(relation_oid(&relations, "nope"), None);

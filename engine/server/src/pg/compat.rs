@@ -7,6 +7,7 @@ use std::ops::ControlFlow;
 use datafusion::sql::sqlparser::ast::{DataType, Expr, Value, visit_expressions_mut};
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
+use spirit_core::descriptions::SYSTEM_CATALOG_OIDS;
 
 /// `(client, fragment sent, replacement)`.
 const REWRITES: &[(&str, &str, &str)] = &[
@@ -77,19 +78,6 @@ const REWRITES: &[(&str, &str, &str)] = &[
 /// Metabase's field sync reads `udt_name` and `is_identity` and joins the constraint views.
 const INFORMATION_SCHEMA: &[&str] = &["columns", "table_constraints", "key_column_usage"];
 
-/// PostgreSQL's fixed OIDs of the system catalogs that `pg_description.classoid` and
-/// `pg_depend.classid` point at. pgjdbc (so Metabase and DBeaver) joins descriptions with
-/// `d.classoid = 'pg_class'::regclass`; DataFusion resolves `::regclass` in the current schema
-/// only, where pg_catalog's tables are not, so the cast is replaced by the OID PostgreSQL uses.
-const CATALOG_OIDS: &[(&str, &str)] = &[
-    ("pg_class", "1259"),
-    ("pg_namespace", "2615"),
-    ("pg_proc", "1255"),
-    ("pg_type", "1247"),
-    ("pg_constraint", "2606"),
-    ("pg_attribute", "1249"),
-];
-
 /// `sql` with the known client fragments rewritten.
 pub fn rewrite(sql: &str) -> Cow<'_, str> {
     let mut out = Cow::Borrowed(sql);
@@ -115,8 +103,11 @@ pub fn rewrite(sql: &str) -> Cow<'_, str> {
     if let Cow::Owned(escaped) = rewrite_expressions(&out) {
         out = Cow::Owned(escaped);
     }
+    // pgjdbc (so Metabase and DBeaver) joins descriptions with `d.classoid =
+    // 'pg_class'::regclass`; DataFusion resolves `::regclass` in the current schema only, where
+    // pg_catalog's tables are not, so the cast becomes the OID PostgreSQL uses.
     if out.contains("::regclass") {
-        for (name, oid) in CATALOG_OIDS {
+        for (name, oid) in SYSTEM_CATALOG_OIDS {
             for cast in [
                 format!("'{name}'::regclass"),
                 format!("'pg_catalog.{name}'::regclass"),
@@ -166,6 +157,12 @@ fn rewrite_expressions(sql: &str) -> Cow<'_, str> {
             .collect::<Vec<_>>()
             .join("; "),
     )
+}
+
+/// Whether `expr` is a constant datafusion-pg-catalog resolves in a `regclass` cast itself (a
+/// bound parameter is not: SQLAlchemy sends `CAST($1 AS REGCLASS)`).
+fn is_literal(expr: &Expr) -> bool {
+    matches!(expr, Expr::Value(v) if matches!(v.value, Value::SingleQuotedString(_) | Value::Number(..)))
 }
 
 /// The replacement of one expression, if it needs one (see [`rewrite_expressions`]).
@@ -231,7 +228,7 @@ fn rewrite_expression(expr: &Expr) -> Option<Expr> {
             expr: inner,
             data_type: DataType::Regclass,
             ..
-        } if !matches!(inner.as_ref(), Expr::Value(_)) => parse(format!("to_regclass({inner})")),
+        } if !is_literal(inner) => parse(format!("to_regclass({inner})")),
         _ => None,
     }
 }
