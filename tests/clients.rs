@@ -54,36 +54,14 @@ fn psql_queries_and_meta_commands() {
 
 #[test]
 fn psycopg3() {
-    let server = SpiritServer::start();
-    let script = tests_dir().join("clients/psycopg_check.py");
-    let output = Command::new("python3")
-        .arg(script)
-        .arg(server.port.to_string())
-        .output()
-        .expect("run python3");
-    assert!(
-        output.status.success(),
-        "psycopg check failed:\n{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    run_client("python3", &["psycopg_check.py"]);
 }
 
 #[test]
 fn pgjdbc() {
-    let server = SpiritServer::start();
-    let source = tests_dir().join("clients/JdbcCheck.java");
-    let output = Command::new("java")
-        .args(["-cp", "/usr/share/java/postgresql.jar"])
-        .arg(source)
-        .arg(server.port.to_string())
-        .output()
-        .expect("run java");
-    assert!(
-        output.status.success(),
-        "pgjdbc check failed:\n{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
+    run_client(
+        "java",
+        &["-cp", "/usr/share/java/postgresql.jar", "JdbcCheck.java"],
     );
 }
 

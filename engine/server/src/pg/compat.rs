@@ -140,10 +140,7 @@ fn rewrite_expressions(sql: &str) -> Cow<'_, str> {
     let mut changed = false;
     for statement in &mut statements {
         let _ = visit_expressions_mut(statement, |expr| {
-            if let Some(replacement) = rewrite_expression(expr) {
-                *expr = replacement;
-                changed = true;
-            }
+            changed |= rewrite_expression(expr);
             ControlFlow::<()>::Continue(())
         });
     }
@@ -165,8 +162,9 @@ fn is_literal(expr: &Expr) -> bool {
     matches!(expr, Expr::Value(v) if matches!(v.value, Value::SingleQuotedString(_) | Value::Number(..)))
 }
 
-/// The replacement of one expression, if it needs one (see [`rewrite_expressions`]).
-fn rewrite_expression(expr: &Expr) -> Option<Expr> {
+/// Rewrites one expression in place if it needs it (see [`rewrite_expressions`]); says whether
+/// it did.
+fn rewrite_expression(expr: &mut Expr) -> bool {
     let parse = |text: String| {
         Parser::new(&PostgreSqlDialect {})
             .try_with_sql(&text)
@@ -176,60 +174,45 @@ fn rewrite_expression(expr: &Expr) -> Option<Expr> {
     match expr {
         Expr::Like {
             pattern,
-            escape_char: Some(escape),
-            negated,
-            any,
-            expr: subject,
-        } => {
-            let Value::SingleQuotedString(c) = &escape.value else {
-                return None;
-            };
-            if c == "\\" {
-                return None;
-            }
-            let pattern = parse(format!(
-                "like_escape({pattern}, '{}')",
-                c.replace('\'', "''")
-            ))?;
-            Some(Expr::Like {
-                negated: *negated,
-                any: *any,
-                expr: subject.clone(),
-                pattern: Box::new(pattern),
-                escape_char: None,
-            })
+            escape_char,
+            ..
         }
-        Expr::ILike {
+        | Expr::ILike {
             pattern,
-            escape_char: Some(escape),
-            negated,
-            any,
-            expr: subject,
+            escape_char,
+            ..
         } => {
+            let Some(escape) = escape_char else {
+                return false;
+            };
             let Value::SingleQuotedString(c) = &escape.value else {
-                return None;
+                return false;
             };
             if c == "\\" {
-                return None;
+                return false;
             }
-            let pattern = parse(format!(
+            let Some(escaped) = parse(format!(
                 "like_escape({pattern}, '{}')",
                 c.replace('\'', "''")
-            ))?;
-            Some(Expr::ILike {
-                negated: *negated,
-                any: *any,
-                expr: subject.clone(),
-                pattern: Box::new(pattern),
-                escape_char: None,
-            })
+            )) else {
+                return false;
+            };
+            **pattern = escaped;
+            *escape_char = None;
+            true
         }
         Expr::Cast {
             expr: inner,
             data_type: DataType::Regclass,
             ..
-        } if !is_literal(inner) => parse(format!("to_regclass({inner})")),
-        _ => None,
+        } if !is_literal(inner) => match parse(format!("to_regclass({inner})")) {
+            Some(call) => {
+                *expr = call;
+                true
+            }
+            None => false,
+        },
+        _ => false,
     }
 }
 
