@@ -169,16 +169,22 @@ async fn analysts_read_and_admins_write() {
     assert_eq!(row.get::<_, i64>(0), 2, "analysts read what admins write");
 }
 
+/// Runs `spirit serve` with `args`, which must fail, and returns what it printed on stderr.
+fn serve_refused(args: &[&str]) -> String {
+    let output = Command::new(spirit_bin())
+        .arg("serve")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(!output.status.success(), "spirit serve {args:?} started");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
 #[test]
 fn serving_beyond_loopback_needs_users_and_bad_verifiers_are_named() {
     let dir = tempfile::tempdir().unwrap();
-    let output = Command::new(spirit_bin())
-        .args(["serve", "--listen", "0.0.0.0:0", "--data-dir"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let data_dir = dir.path().to_str().unwrap();
+    let stderr = serve_refused(&["--listen", "0.0.0.0:0", "--data-dir", data_dir]);
     assert!(
         stderr.contains("refusing to listen on 0.0.0.0:0"),
         "{stderr}"
@@ -191,15 +197,14 @@ fn serving_beyond_loopback_needs_users_and_bad_verifiers_are_named() {
         "[users.eve]\nrole = \"admin\"\npassword = \"plain text\"\n",
     )
     .unwrap();
-    let output = Command::new(spirit_bin())
-        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-        .arg(&config)
-        .arg("--data-dir")
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = serve_refused(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--config",
+        config.to_str().unwrap(),
+        "--data-dir",
+        data_dir,
+    ]);
     assert!(
         stderr.contains("[users.eve] password is not a SCRAM-SHA-256 verifier"),
         "{stderr}"

@@ -47,7 +47,6 @@ const SETTINGS: &[(&str, &str)] = &[
     ("lc_numeric", "C.UTF-8"),
     ("lc_time", "C.UTF-8"),
     ("block_size", "8192"),
-    ("max_connections", "512"),
     ("statement_timeout", "0"),
     ("application_name", ""),
     ("extra_float_digits", "1"),

@@ -43,8 +43,13 @@ pub fn add_user(path: &Path, name: &str, role: Role, password: &str) -> anyhow::
     entry["role"] = value(role.name());
     entry["password"] = value(Verifier::new(password).to_string());
     users.insert(name, Item::Table(entry));
-    std::fs::write(path, doc.to_string())
-        .with_context(|| format!("cannot write {}", path.display()))?;
+    // Written beside the file and renamed over it, so a failed write never leaves a truncated
+    // configuration behind.
+    let temporary = path.with_extension("toml.tmp");
+    std::fs::write(&temporary, doc.to_string())
+        .with_context(|| format!("cannot write {}", temporary.display()))?;
+    std::fs::rename(&temporary, path)
+        .with_context(|| format!("cannot replace {}", path.display()))?;
     Ok(existed)
 }
 

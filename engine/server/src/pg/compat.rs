@@ -86,7 +86,7 @@ pub fn rewrite(sql: &str) -> Cow<'_, str> {
             out = Cow::Owned(out.replace(fragment, replacement));
         }
     }
-    if out.to_ascii_lowercase().contains("information_schema") {
+    if contains_ignore_case(&out, "information_schema") {
         for name in INFORMATION_SCHEMA {
             let target = format!("pg_catalog.information_schema_{name}");
             for source in [
@@ -130,8 +130,7 @@ pub fn rewrite(sql: &str) -> Cow<'_, str> {
 ///   `format('%I.%I', schema, table)`) becomes `to_regclass(expr)`; datafusion-pg-catalog
 ///   resolves literal casts itself.
 fn rewrite_expressions(sql: &str) -> Cow<'_, str> {
-    let upper = sql.to_ascii_uppercase();
-    if !upper.contains("ESCAPE") && !upper.contains("REGCLASS") {
+    if !contains_ignore_case(sql, "escape") && !contains_ignore_case(sql, "regclass") {
         return Cow::Borrowed(sql);
     }
     let Ok(mut statements) = Parser::parse_sql(&PostgreSqlDialect {}, sql) else {
@@ -154,6 +153,15 @@ fn rewrite_expressions(sql: &str) -> Cow<'_, str> {
             .collect::<Vec<_>>()
             .join("; "),
     )
+}
+
+/// Whether `haystack` contains `needle` in any ASCII case, without copying the statement (this
+/// runs for every statement).
+fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
+    haystack
+        .as_bytes()
+        .windows(needle.len())
+        .any(|window| window.eq_ignore_ascii_case(needle.as_bytes()))
 }
 
 /// Whether `expr` is a constant datafusion-pg-catalog resolves in a `regclass` cast itself (a

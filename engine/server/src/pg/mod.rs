@@ -21,6 +21,7 @@ use pgwire::api::cancel::{CancelHandler, DefaultCancelHandler};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
 use pgwire::api::{ConnectionManager, ErrorHandler, PgWireServerHandlers};
 use spirit_core::Engine;
+use spirit_core::pg_functions::SERVER_VERSION;
 use spirit_core::telemetry::Telemetry;
 
 use auth::{Authenticator, Users};
@@ -45,8 +46,10 @@ impl PgHandlers {
         let running = Arc::new(RunningQueries::default());
         let mut parameters = DefaultServerParameterProvider::default();
         // What PostgreSQL 16 reports; tools parse the leading number (Metabase, Grafana).
-        parameters.server_version =
-            format!("16.6 (Spirit Analytics {})", env!("CARGO_PKG_VERSION"));
+        parameters.server_version = format!(
+            "{SERVER_VERSION} (Spirit Analytics {})",
+            env!("CARGO_PKG_VERSION")
+        );
         Self {
             startup: Arc::new(Authenticator {
                 users,

@@ -214,7 +214,8 @@ impl QueryService {
     }
 }
 
-/// The highest `$n` placeholder in `sql`, outside string literals and quoted identifiers.
+/// The highest `$n` placeholder in `sql`, outside string literals, quoted identifiers and
+/// comments.
 fn highest_placeholder(sql: &str) -> usize {
     let bytes = sql.as_bytes();
     let mut highest = 0;
@@ -226,6 +227,18 @@ fn highest_placeholder(sql: &str) -> usize {
                 while i < bytes.len() && bytes[i] != quote {
                     i += 1;
                 }
+            }
+            b'-' if bytes.get(i + 1) == Some(&b'-') => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                i += 2;
+                while i + 1 < bytes.len() && !(bytes[i] == b'*' && bytes[i + 1] == b'/') {
+                    i += 1;
+                }
+                i += 1;
             }
             b'$' => {
                 let digits = bytes[i + 1..]
@@ -508,5 +521,9 @@ mod tests {
         assert_eq!(highest_placeholder("SELECT $1 + $12, $3"), 12);
         assert_eq!(highest_placeholder("SELECT '$5', \"$7\", $2"), 2);
         assert_eq!(highest_placeholder("SELECT 1"), 0);
+        assert_eq!(
+            highest_placeholder("SELECT $1 -- costs $5\n/* $9 */ + $2"),
+            2
+        );
     }
 }
