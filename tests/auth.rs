@@ -124,6 +124,14 @@ async fn analysts_read_and_admins_write() {
         .await
         .unwrap();
     assert!(row.get::<_, i64>(0) > 0);
+    let row = ann
+        .query_one("SELECT current_user, session_user", &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        (row.get::<_, String>(0), row.get::<_, String>(1)),
+        ("ann".to_string(), "ann".to_string())
+    );
     ann.batch_execute("SET search_path = metrics, public")
         .await
         .unwrap();
@@ -135,6 +143,8 @@ async fn analysts_read_and_admins_write() {
         "DROP TABLE tours",
         "CREATE VIEW v AS SELECT 1",
         "CREATE EXTERNAL TABLE ext STORED AS CSV LOCATION '/tmp/none.csv'",
+        // The engine's own configuration is shared by every session.
+        "SET datafusion.execution.batch_size = 1",
     ] {
         let err = ann.batch_execute(sql).await.expect_err(sql);
         assert_eq!(sqlstate(&err), "42501", "{sql}: {err}");

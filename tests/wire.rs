@@ -303,6 +303,46 @@ async fn session_settings_and_transactions() {
         .batch_execute("BEGIN; SELECT 1; ROLLBACK")
         .await
         .unwrap();
+    // current_setting() answers for this session, over both protocols.
+    let row = client
+        .query_one(
+            "SELECT current_setting('application_name'), current_setting('statement_timeout')",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, String>(0), "wire-test");
+    assert_eq!(row.get::<_, String>(1), "5000ms");
+}
+
+#[tokio::test]
+async fn a_time_zone_set_by_one_session_stays_in_that_session() {
+    let server = SpiritServer::start();
+    let berlin = server.connect().await;
+    let other = server.connect().await;
+    berlin
+        .batch_execute("SET TIME ZONE 'Europe/Berlin'")
+        .await
+        .unwrap();
+    let zone = |rows: Vec<tokio_postgres::SimpleQueryMessage>| {
+        rows.iter().find_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
+            _ => None,
+        })
+    };
+    let mine = zone(berlin.simple_query("SHOW TIME ZONE").await.unwrap());
+    assert_eq!(mine.as_deref(), Some("Europe/Berlin"));
+    let theirs = zone(other.simple_query("SHOW TIME ZONE").await.unwrap());
+    assert_ne!(
+        theirs.as_deref(),
+        Some("Europe/Berlin"),
+        "another session's zone leaked"
+    );
+    let row = berlin
+        .query_one("SELECT current_setting('TimeZone')", &[])
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, String>(0), "Europe/Berlin");
 }
 
 #[tokio::test]

@@ -94,11 +94,22 @@ public class JdbcCheck {
                 while (rs.next()) views++;
             }
             check(views >= 20, "getTables(metrics, VIEW): " + views);
-            // No store table has a primary key yet; the call must still answer, with its columns.
-            try (ResultSet rs = md.getPrimaryKeys(null, "public", "bookings")) {
-                check(rs.getMetaData().getColumnCount() == 6, "getPrimaryKeys columns");
-                check("KEY_SEQ".equalsIgnoreCase(rs.getMetaData().getColumnName(5)), "KEY_SEQ");
-                check(!rs.next(), "no primary key on bookings");
+            // Primary keys (Metabase's entity keys) and foreign keys (its automatic joins).
+            try (ResultSet rs = md.getPrimaryKeys(null, "public", "external_factors")) {
+                java.util.List<String> key = new java.util.ArrayList<>();
+                while (rs.next()) {
+                    key.add(rs.getShort("KEY_SEQ") + ":" + rs.getString("COLUMN_NAME"));
+                    check(rs.getString("PK_NAME") != null, "getPrimaryKeys PK_NAME");
+                }
+                check(key.equals(java.util.List.of("1:day", "2:region")), "getPrimaryKeys: " + key);
+            }
+            try (ResultSet rs = md.getImportedKeys(null, "public", "payments")) {
+                check(rs.next(), "getImportedKeys(payments) has a row");
+                check("bookings".equals(rs.getString("PKTABLE_NAME"))
+                        && "booking_id".equals(rs.getString("PKCOLUMN_NAME"))
+                        && "booking_id".equals(rs.getString("FKCOLUMN_NAME")),
+                    "getImportedKeys: " + rs.getString("PKTABLE_NAME") + "." + rs.getString("PKCOLUMN_NAME"));
+                check(!rs.next(), "payments has one foreign key");
             }
             java.util.Set<String> typeNames = new java.util.HashSet<>();
             try (ResultSet rs = md.getTypeInfo()) {

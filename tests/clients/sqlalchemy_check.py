@@ -1,10 +1,6 @@
 """SQLAlchemy 2 (psycopg 3 driver) against a real spirit serve: engine start-up (server version,
-type probes, savepoints), the parts of the inspector that work today, and a Core query with
-bound parameters.
-
-Not yet working, and so not checked here (see the issue 4 note): get_columns (parameters
-inside scalar subqueries), get_pk_constraint and get_indexes (pg_index.indkey is text in
-datafusion-pg-catalog).
+type probes, savepoints), the inspector (schemas, tables, views, comments, columns, keys,
+indexes) and a Core query with bound parameters.
 
 Usage: sqlalchemy_check.py PORT
 """
@@ -32,7 +28,28 @@ comment = insp.get_table_comment("revenue_daily", schema="metrics")["text"]
 assert comment and "confirmed or completed" in comment, comment
 
 assert insp.has_table("bookings") and not insp.has_table("no_such_table")
-assert insp.get_foreign_keys("bookings") == []
+
+columns = insp.get_columns("bookings")
+assert [c["name"] for c in columns][:3] == ["booking_id", "customer_id", "tour_id"], columns
+by_name = {c["name"]: c for c in columns}
+assert isinstance(by_name["booking_id"]["type"], sa.BigInteger), by_name["booking_id"]
+assert isinstance(by_name["price_paid"]["type"], sa.Numeric), by_name["price_paid"]
+assert isinstance(by_name["created_at"]["type"], sa.DateTime), by_name["created_at"]
+assert by_name["channel"]["comment"].startswith("Sales channel"), by_name["channel"]
+
+pk = insp.get_pk_constraint("bookings")
+assert pk["constrained_columns"] == ["booking_id"], pk
+assert insp.get_pk_constraint("external_factors")["constrained_columns"] == ["day", "region"]
+
+fks = sorted(insp.get_foreign_keys("bookings"), key=lambda fk: fk["referred_table"])
+assert [(fk["constrained_columns"], fk["referred_table"], fk["referred_columns"]) for fk in fks] == [
+    (["customer_id"], "customers", ["customer_id"]),
+    (["partner_id"], "partners", ["partner_id"]),
+    (["tour_id"], "tours", ["tour_id"]),
+], fks
+
+# Primary keys are not listed as indexes; the demo tables have no others.
+assert insp.get_indexes("bookings") == [], insp.get_indexes("bookings")
 
 bookings = sa.table("bookings", sa.column("channel"), sa.column("created_at"))
 query = (

@@ -6,7 +6,8 @@
 //! and `col_description()`, `obj_description()` and `pg_get_viewdef()`, which psql's `\d+` and
 //! BI tools call, read that view. The same overlay gives the live `pg_views` (the store's views
 //! with their queries) and `pg_user` (the login roles), which datafusion-pg-catalog leaves
-//! empty or out, and the [`information_schema`](crate::information_schema) replacements.
+//! empty or out, the [`information_schema`](crate::information_schema) replacements and the
+//! live [`keys`](crate::keys) and [`catalog_stats`](crate::catalog_stats) catalogs.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -92,9 +93,13 @@ FROM static_description";
 
 /// Installs the live `pg_description` and the description functions into `ctx`.
 pub async fn install(ctx: &SessionContext, store: &Store, database: &str) -> crate::Result<()> {
-    store.with_conn(|conn| conn.execute_batch(OBJECT_COMMENTS))?;
-    let internal = async |name: &str| {
-        store
+    store.with_conn(|conn| {
+        conn.execute_batch(OBJECT_COMMENTS)?;
+        conn.execute_batch(crate::keys::TABLE_KEYS)?;
+        conn.execute_batch(crate::catalog_stats::TABLE_SIZES)
+    })?;
+    let internal = async |name: &str| -> crate::Result<Arc<dyn TableProvider>> {
+        let provider = store
             .read_provider(
                 "spirit_internal",
                 &Relation {
@@ -102,10 +107,14 @@ pub async fn install(ctx: &SessionContext, store: &Store, database: &str) -> cra
                     view_definition: None,
                 },
             )
-            .await
+            .await?;
+        let provider: Arc<dyn TableProvider> = Arc::new(Unfiltered(provider));
+        Ok(provider)
     };
     let comments = internal("object_comments").await?;
     let view_definitions = internal("view_definitions").await?;
+    let table_keys = internal("table_keys").await?;
+    let table_sizes = internal("table_sizes").await?;
     let catalog = ctx
         .catalog(database)
         .ok_or_else(|| DataFusionError::Plan(format!("catalog {database} missing")))?;
@@ -119,16 +128,32 @@ pub async fn install(ctx: &SessionContext, store: &Store, database: &str) -> cra
             .ok_or_else(|| DataFusionError::Plan(format!("pg_catalog.{name} missing")))
     };
     let private = SessionContext::new();
-    private.register_table("pg_class", table("pg_class").await?)?;
+    for name in ["pg_class", "pg_constraint", "pg_index"] {
+        private.register_table(format!("base_{name}"), table(name).await?)?;
+    }
     private.register_table("pg_namespace", table("pg_namespace").await?)?;
     private.register_table("static_description", table("pg_description").await?)?;
     private.register_table("object_comments", comments)?;
     private.register_table("view_definitions", view_definitions)?;
+    private.register_table("table_keys", table_keys)?;
+    private.register_table("table_sizes", table_sizes)?;
     private.register_table("pg_roles", table("pg_roles").await?)?;
-    for name in ["pg_attribute", "pg_type", "pg_constraint"] {
+    for name in ["pg_attribute", "pg_type"] {
         private.register_table(name, table(name).await?)?;
     }
+    let view = async |sql: &str| -> Result<Arc<dyn TableProvider>> {
+        let plan = private.sql(sql).await?.into_unoptimized_plan();
+        let view: Arc<dyn TableProvider> =
+            Arc::new(ViewTable::new(plan, Some(sql.trim().to_string())));
+        Ok(view)
+    };
     let mut overrides = HashMap::new();
+    // The live key catalogs first: the views after them read these.
+    for (name, sql) in crate::keys::VIEWS {
+        let live = view(sql).await?;
+        private.register_table(*name, Arc::clone(&live))?;
+        overrides.insert(name.to_string(), live);
+    }
     let own = [
         ("pg_description", DESCRIPTION_SQL),
         ("pg_views", PG_VIEWS_SQL),
@@ -138,10 +163,10 @@ pub async fn install(ctx: &SessionContext, store: &Store, database: &str) -> cra
         .into_iter()
         .chain(crate::information_schema::VIEWS.iter().copied())
     {
-        let plan = private.sql(sql).await?.into_unoptimized_plan();
-        let view: Arc<dyn TableProvider> =
-            Arc::new(ViewTable::new(plan, Some(sql.trim().to_string())));
-        overrides.insert(name.to_string(), view);
+        overrides.insert(name.to_string(), view(sql).await?);
+    }
+    for (name, sql) in crate::catalog_stats::views() {
+        overrides.insert(name.to_string(), view(&sql).await?);
     }
     catalog.register_schema(
         "pg_catalog",
@@ -160,6 +185,7 @@ pub async fn install(ctx: &SessionContext, store: &Store, database: &str) -> cra
             .into_scalar_udf(),
         );
     }
+    crate::keys::install(ctx, store);
     ctx.register_udf(ScalarUDF::new_from_impl(RegClassFunction {
         ctx: ctx.clone(),
         signature: Signature::exact(vec![DataType::Utf8], Volatility::Stable),
@@ -255,6 +281,33 @@ async fn relation_oids(ctx: &SessionContext) -> Result<HashMap<(String, String),
         }
     }
     Ok(oids)
+}
+
+/// A store relation read whole: DataFusion filters it itself. The DuckDB provider would push
+/// filters that call DataFusion-only functions (`quote_ident()` in Grafana's column picker)
+/// down into DuckDB SQL, where they do not exist. These relations are small catalog lists.
+#[derive(Debug)]
+struct Unfiltered(Arc<dyn TableProvider>);
+
+#[async_trait]
+impl TableProvider for Unfiltered {
+    fn schema(&self) -> arrow::datatypes::SchemaRef {
+        self.0.schema()
+    }
+
+    fn table_type(&self) -> datafusion::datasource::TableType {
+        self.0.table_type()
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn datafusion::catalog::Session,
+        projection: Option<&Vec<usize>>,
+        _filters: &[datafusion::logical_expr::Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn datafusion::physical_plan::ExecutionPlan>> {
+        self.0.scan(state, projection, &[], limit).await
+    }
 }
 
 /// A schema provider that answers some table names itself and delegates the rest.

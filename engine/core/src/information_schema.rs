@@ -57,20 +57,22 @@ FROM pg_constraint con
 JOIN pg_class c ON con.conrelid = c.oid
 JOIN pg_namespace n ON c.relnamespace = n.oid";
 
-/// One row per key column: `conkey` is kept as text (`[1, 2]`) by datafusion-pg-catalog.
+/// One row per key column; for a foreign key, `position_in_unique_constraint` is the position
+/// of the referenced column in the referenced key.
 const KEY_COLUMN_USAGE_SQL: &str = "
 SELECT 'spirit' AS constraint_catalog, k.nspname AS constraint_schema,
        k.conname AS constraint_name, 'spirit' AS table_catalog, k.nspname AS table_schema,
        k.relname AS table_name, a.attname AS column_name,
        CAST(k.position AS INT) AS ordinal_position,
-       CAST(NULL AS INT) AS position_in_unique_constraint
+       CAST(CASE WHEN k.contype = 'f' THEN k.position END AS INT)
+           AS position_in_unique_constraint
 FROM (
-    SELECT n.nspname, con.conname, c.relname, con.conrelid,
-           unnest(CAST(string_to_array(btrim(con.conkey, '[]'), ', ') AS SMALLINT[])) AS attnum,
-           unnest(generate_series(1, CAST(cardinality(string_to_array(btrim(con.conkey, '[]'), ', ')) AS BIGINT))) AS position
+    SELECT n.nspname, con.conname, con.contype, c.relname, con.conrelid,
+           unnest(con.conkey) AS attnum,
+           unnest(generate_series(1, CAST(cardinality(con.conkey) AS BIGINT))) AS position
     FROM pg_constraint con
     JOIN pg_class c ON con.conrelid = c.oid
     JOIN pg_namespace n ON c.relnamespace = n.oid
-    WHERE con.contype IN ('p', 'u', 'f') AND btrim(con.conkey, '[]') <> ''
+    WHERE con.contype IN ('p', 'u', 'f') AND cardinality(con.conkey) > 0
 ) k
 JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = k.attnum";

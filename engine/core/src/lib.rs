@@ -6,6 +6,8 @@
 //! - [`catalog`]: the schemas DataFusion sees over the store (`public`, `metrics`, `spirit`).
 //! - [`descriptions`]: the store's COMMENTs as `pg_description` and `col_description()`.
 //! - [`information_schema`]: `columns`, `table_constraints`, `key_column_usage` as PostgreSQL has them.
+//! - [`catalog_stats`]: `pg_settings` and `pg_stat_user_tables` with the engine's values.
+//! - [`keys`]: the store's primary, unique and foreign keys in `pg_constraint`, `pg_index`, `pg_class`.
 //! - [`pg_functions`]: PostgreSQL functions BI tools call (`version()`, `current_setting()`, …).
 //! - [`metrics`]: the metric views loaded from `metrics_dir`, and their SQL functions.
 //! - [`system`]: the `spirit` schema of system tables and metric parameters.
@@ -17,12 +19,14 @@
 //! Nothing here knows about the wire protocol; the server crate maps [`SpiritError`] to SQLSTATEs.
 
 pub mod catalog;
+pub mod catalog_stats;
 pub mod config;
 pub mod demo;
 pub mod descriptions;
 pub mod engine;
 pub mod error;
 pub mod information_schema;
+pub mod keys;
 pub mod login_roles;
 pub mod metrics;
 pub mod pg_functions;

@@ -1,7 +1,7 @@
 //! PostgreSQL functions BI tools call that DataFusion and datafusion-pg-catalog lack or answer
 //! differently: `version()` in PostgreSQL's form (tools parse it), `current_setting()`,
 //! `format()` with `%s`/`%I`/`%L`, `has_column_privilege()`, `has_function_privilege()` and
-//! `pg_get_indexdef()`.
+//! `pg_get_triggerdef()` (`pg_get_indexdef()` is in [`keys`](crate::keys)).
 //!
 //! They are evaluated row by row on text values: they run over catalog rows, never over data.
 
@@ -9,10 +9,13 @@ use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, BooleanArray, Int32Array, StringArray};
 use arrow::compute::cast;
-use arrow::datatypes::DataType;
-use datafusion::common::{Result, exec_err};
+use arrow::datatypes::{DataType, Field, Schema};
+use arrow::record_batch::RecordBatch;
+use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
+use datafusion::common::{Result, exec_err, plan_err};
+use datafusion::datasource::MemTable;
 use datafusion::logical_expr::{
-    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, TypeSignature,
+    ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, TypeSignature,
     Volatility,
 };
 use datafusion::prelude::SessionContext;
@@ -24,7 +27,7 @@ pub const SERVER_VERSION_NUM: &str = "160006";
 
 /// Settings `current_setting()` knows: the values the engine works with, as PostgreSQL names
 /// them.
-const SETTINGS: &[(&str, &str)] = &[
+pub const SETTINGS: &[(&str, &str)] = &[
     ("server_version", SERVER_VERSION),
     ("server_version_num", SERVER_VERSION_NUM),
     ("server_encoding", "UTF8"),
@@ -36,6 +39,8 @@ const SETTINGS: &[(&str, &str)] = &[
     ("standard_conforming_strings", "on"),
     ("search_path", "\"$user\", public"),
     ("max_identifier_length", "63"),
+    ("max_index_keys", "32"),
+    ("max_function_args", "100"),
     ("default_transaction_read_only", "off"),
     ("transaction_read_only", "off"),
     ("transaction_isolation", "read committed"),
@@ -78,15 +83,8 @@ pub fn install(ctx: &SessionContext) {
         RowFunction::new(
             "format",
             Signature::variadic_any(Volatility::Immutable),
-            text.clone(),
-            format,
-        ),
-        RowFunction::new(
-            "pg_get_indexdef",
-            Signature::variadic_any(Volatility::Stable),
             text,
-            // No store table has an index; PostgreSQL answers NULL for an OID that is not one.
-            |_| Ok(None),
+            format,
         ),
         RowFunction::new(
             "like_escape",
@@ -112,8 +110,72 @@ pub fn install(ctx: &SessionContext) {
             DataType::Boolean,
             read_privilege,
         ),
+        RowFunction::new(
+            "pg_type_is_visible",
+            Signature::variadic_any(Volatility::Stable),
+            DataType::Boolean,
+            // Types live in pg_catalog, which is always on the search path.
+            |args| Ok(args.first().cloned().flatten().map(|_| "t".to_string())),
+        ),
+        RowFunction::new(
+            "pg_function_is_visible",
+            Signature::variadic_any(Volatility::Stable),
+            DataType::Boolean,
+            |args| Ok(args.first().cloned().flatten().map(|_| "t".to_string())),
+        ),
+        RowFunction::new(
+            "set_config",
+            Signature::exact(
+                vec![DataType::Utf8, DataType::Utf8, DataType::Boolean],
+                Volatility::Volatile,
+            ),
+            DataType::Utf8,
+            // The server applies the setting to the session before the statement runs (its
+            // arguments are constants there); the function answers the new value.
+            |args| Ok(args.get(1).cloned().flatten()),
+        ),
+        RowFunction::new(
+            "pg_get_triggerdef",
+            Signature::variadic_any(Volatility::Stable),
+            DataType::Utf8,
+            // pg_trigger has no rows (the engine has no triggers; psql asks once it sees
+            // foreign keys); PostgreSQL answers NULL for an OID that is not a trigger.
+            |_| Ok(None),
+        ),
     ] {
         ctx.register_udf(ScalarUDF::new_from_impl(function));
+    }
+    ctx.register_udtf("pg_partition_ancestors", Arc::new(PartitionAncestors));
+}
+
+/// `pg_partition_ancestors(regclass)`: the relation and the partitioned tables above it. No
+/// relation is partitioned, so it is the relation alone (psql's `\d` lists foreign keys with
+/// it).
+#[derive(Debug)]
+struct PartitionAncestors;
+
+impl TableFunctionImpl for PartitionAncestors {
+    fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
+        let relid = match args.exprs() {
+            [Expr::Literal(value, _)] => value
+                .cast_to(&DataType::Int32)
+                .ok()
+                .filter(|v| !v.is_null()),
+            _ => None,
+        };
+        let Some(relid) = relid else {
+            return plan_err!(
+                "pg_partition_ancestors takes one relation OID, given as a constant, got {:?}",
+                args.exprs()
+            );
+        };
+        let schema = Arc::new(Schema::new(vec![Field::new(
+            "relid",
+            DataType::Int32,
+            false,
+        )]));
+        let batch = RecordBatch::try_new(Arc::clone(&schema), vec![relid.to_array()?])?;
+        Ok(Arc::new(MemTable::try_new(schema, vec![vec![batch]])?))
     }
 }
 

@@ -29,6 +29,22 @@ async function main() {
   assert.match(channels.rows[0].bookings, /^\d+$/);
   assert.ok(Number(channels.rows[0].revenue) > 0);
 
+  // A date alone is a valid timestamp parameter, as in PostgreSQL (midnight).
+  const sinceDay = await client.query(
+    "SELECT count(*)::int AS n FROM bookings WHERE created_at >= $1",
+    ["2025-01-01"]
+  );
+  const sinceMidnight = await client.query(
+    "SELECT count(*)::int AS n FROM bookings WHERE created_at >= $1",
+    ["2025-01-01 00:00:00"]
+  );
+  assert.ok(sinceDay.rows[0].n > 0);
+  assert.equal(sinceDay.rows[0].n, sinceMidnight.rows[0].n);
+
+  // The session's user, as PostgreSQL names the column.
+  const who = await client.query("SELECT current_user");
+  assert.deepEqual(who.rows, [{ current_user: "spirit" }]);
+
   // A named statement is parsed once and executed again with new values.
   for (const tour of [1, 2, 3, 4, 5, 6, 7]) {
     const res = await client.query({

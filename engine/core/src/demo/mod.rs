@@ -61,13 +61,14 @@ pub fn generate(store: &Store, options: &DemoOptions) -> Result<DemoSummary> {
     let rows = store.with_conn(|conn| {
         conn.execute_batch("BEGIN TRANSACTION")?;
         let result = (|| {
-            for table in schema::TABLES.iter().rev() {
-                conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", quote_ident(table.name)))?;
-            }
+            let load = schema::LOAD_SCHEMA;
+            conn.execute_batch(&format!(
+                "DROP SCHEMA IF EXISTS {load} CASCADE; CREATE SCHEMA {load};"
+            ))?;
             for table in schema::TABLES {
-                conn.execute_batch(&table.ddl())?;
+                conn.execute_batch(&table.load_ddl())?;
             }
-            simulate::simulate(
+            let rows = simulate::simulate(
                 conn,
                 simulate::SimulationOptions {
                     scale: options.scale,
@@ -75,11 +76,28 @@ pub fn generate(store: &Store, options: &DemoOptions) -> Result<DemoSummary> {
                     end_date: options.end_date,
                 },
                 &progress,
-            )
+            )?;
+            // Referencing tables go first when dropping and last when filling.
+            for table in schema::TABLES.iter().rev() {
+                conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", quote_ident(table.name)))?;
+            }
+            for table in schema::TABLES {
+                conn.execute_batch(&table.ddl())?;
+                conn.execute_batch(&format!(
+                    "INSERT INTO {name} SELECT * FROM {load}.{name}",
+                    name = quote_ident(table.name)
+                ))?;
+            }
+            Ok(rows)
         })();
         match result {
             Ok(rows) => {
-                conn.execute_batch("COMMIT; CHECKPOINT")?;
+                // Dropped after the commit: DuckDB refuses to commit rows appended to a table
+                // dropped in the same transaction.
+                conn.execute_batch(&format!(
+                    "COMMIT; DROP SCHEMA {} CASCADE; CHECKPOINT",
+                    schema::LOAD_SCHEMA
+                ))?;
                 Ok(rows)
             }
             Err(e) => {

@@ -22,6 +22,11 @@ pub struct TableDoc {
     pub description: &'static str,
     /// Its columns, in order.
     pub columns: &'static [ColumnDoc],
+    /// The primary key's columns.
+    pub primary_key: &'static [&'static str],
+    /// Foreign keys: `(column, referenced table)`, each referencing that table's one-column
+    /// primary key.
+    pub references: &'static [(&'static str, &'static str)],
 }
 
 macro_rules! columns {
@@ -44,6 +49,8 @@ pub const TABLES: &[TableDoc] = &[
             "signup_date" "DATE" "Day the customer record was created.",
             "nps" "SMALLINT" "Latest Net Promoter Score answer, 0-10; NULL when the customer never answered the survey.",
         ],
+        primary_key: &["customer_id"],
+        references: &[],
     },
     TableDoc {
         name: "tours",
@@ -58,6 +65,8 @@ pub const TABLES: &[TableDoc] = &[
             "capacity" "INTEGER" "Maximum travelers per departure.",
             "duration_days" "SMALLINT" "Length of the tour in days.",
         ],
+        primary_key: &["tour_id"],
+        references: &[],
     },
     TableDoc {
         name: "partners",
@@ -69,6 +78,8 @@ pub const TABLES: &[TableDoc] = &[
             "country" "VARCHAR" "ISO 3166-1 alpha-2 country of the partner.",
             "commission_rate" "DECIMAL(4,3)" "Share of price_paid paid to the partner as commission.",
         ],
+        primary_key: &["partner_id"],
+        references: &[],
     },
     TableDoc {
         name: "bookings",
@@ -88,6 +99,12 @@ pub const TABLES: &[TableDoc] = &[
             "created_at" "TIMESTAMP" "When the booking was made (UTC).",
             "travel_date" "DATE" "Departure day.",
         ],
+        primary_key: &["booking_id"],
+        references: &[
+            ("customer_id", "customers"),
+            ("tour_id", "tours"),
+            ("partner_id", "partners"),
+        ],
     },
     TableDoc {
         name: "payments",
@@ -101,6 +118,8 @@ pub const TABLES: &[TableDoc] = &[
             "status" "VARCHAR" "succeeded, failed or refunded.",
             "created_at" "TIMESTAMP" "When the provider processed it (UTC).",
         ],
+        primary_key: &["payment_id"],
+        references: &[("booking_id", "bookings")],
     },
     TableDoc {
         name: "leads",
@@ -117,6 +136,8 @@ pub const TABLES: &[TableDoc] = &[
             "converted_at" "TIMESTAMP" "When the lead was won; NULL unless stage = won.",
             "closed_at" "TIMESTAMP" "When the lead was won or lost; NULL while open.",
         ],
+        primary_key: &["lead_id"],
+        references: &[("customer_id", "customers")],
     },
     TableDoc {
         name: "crm_interactions",
@@ -130,6 +151,8 @@ pub const TABLES: &[TableDoc] = &[
             "outcome" "VARCHAR" "positive, neutral or negative.",
             "created_at" "TIMESTAMP" "When it happened (UTC).",
         ],
+        primary_key: &["interaction_id"],
+        references: &[("lead_id", "leads"), ("customer_id", "customers")],
     },
     TableDoc {
         name: "tickets",
@@ -145,6 +168,8 @@ pub const TABLES: &[TableDoc] = &[
             "sla_hours" "INTEGER" "Resolution target in hours for its priority.",
             "csat" "SMALLINT" "Customer satisfaction 1-5 given after resolution; NULL if not rated.",
         ],
+        primary_key: &["ticket_id"],
+        references: &[("customer_id", "customers"), ("booking_id", "bookings")],
     },
     TableDoc {
         name: "ai_agents",
@@ -155,6 +180,8 @@ pub const TABLES: &[TableDoc] = &[
             "track" "SMALLINT" "Track 1, 2 or 3.",
             "specialty" "VARCHAR" "What the agent does.",
         ],
+        primary_key: &["agent_id"],
+        references: &[],
     },
     TableDoc {
         name: "ai_interactions",
@@ -169,6 +196,8 @@ pub const TABLES: &[TableDoc] = &[
             "csat" "SMALLINT" "Rating 1-5 given by the customer; NULL if not rated.",
             "revenue_attributed" "DECIMAL(12,2)" "Booking revenue in EUR attributed to this interaction; 0 when none.",
         ],
+        primary_key: &["interaction_id"],
+        references: &[("agent_id", "ai_agents"), ("customer_id", "customers")],
     },
     TableDoc {
         name: "calls",
@@ -185,6 +214,8 @@ pub const TABLES: &[TableDoc] = &[
             "voice_quality" "DOUBLE" "Mean opinion score 1-5 of the audio; NULL when not answered.",
             "outcome" "VARCHAR" "resolved, booking_made, transferred, callback or abandoned.",
         ],
+        primary_key: &["call_id"],
+        references: &[],
     },
     TableDoc {
         name: "notifications",
@@ -199,6 +230,8 @@ pub const TABLES: &[TableDoc] = &[
             "delivered" "BOOLEAN" "Whether the provider confirmed delivery.",
             "opened" "BOOLEAN" "Whether the recipient opened it.",
         ],
+        primary_key: &["notification_id"],
+        references: &[("customer_id", "customers"), ("booking_id", "bookings")],
     },
     TableDoc {
         name: "external_factors",
@@ -211,22 +244,32 @@ pub const TABLES: &[TableDoc] = &[
             "is_holiday" "BOOLEAN" "Public holiday in the main source markets.",
             "local_event" "VARCHAR" "Notable local event that day; NULL when none.",
         ],
+        primary_key: &["day", "region"],
+        references: &[],
     },
 ];
 
+/// The schema the simulation appends to. Its rows then move into the keyed tables in load
+/// order, so every foreign key finds its referenced row (appenders flush in no set order).
+pub const LOAD_SCHEMA: &str = "spirit_demo_load";
+
 impl TableDoc {
-    /// `CREATE TABLE` followed by the `COMMENT ON` statements for the table and its columns.
+    /// `CREATE TABLE` with its primary and foreign keys, followed by the `COMMENT ON` statements
+    /// for the table and its columns.
     pub fn ddl(&self) -> String {
-        let columns: Vec<String> = self
+        let mut lines: Vec<String> = self
             .columns
             .iter()
             .map(|c| format!("    {} {}", c.name, c.sql_type))
             .collect();
-        let mut sql = format!(
-            "CREATE TABLE {} (\n{}\n);\n",
-            self.name,
-            columns.join(",\n")
-        );
+        lines.push(format!("    PRIMARY KEY ({})", self.primary_key.join(", ")));
+        for (column, table) in self.references {
+            lines.push(format!(
+                "    FOREIGN KEY ({column}) REFERENCES {table} ({})",
+                referenced_key(table)
+            ));
+        }
+        let mut sql = format!("CREATE TABLE {} (\n{}\n);\n", self.name, lines.join(",\n"));
         sql.push_str(&format!(
             "COMMENT ON TABLE {} IS {};\n",
             self.name,
@@ -242,6 +285,30 @@ impl TableDoc {
         }
         sql
     }
+
+    /// The same columns without keys in [`LOAD_SCHEMA`], for the simulation's appenders.
+    pub fn load_ddl(&self) -> String {
+        let columns: Vec<String> = self
+            .columns
+            .iter()
+            .map(|c| format!("{} {}", c.name, c.sql_type))
+            .collect();
+        format!(
+            "CREATE TABLE {LOAD_SCHEMA}.{} ({});\n",
+            self.name,
+            columns.join(", ")
+        )
+    }
+}
+
+/// The one-column primary key of the demo table `table`, which foreign keys reference.
+fn referenced_key(table: &str) -> &'static str {
+    match TABLES.iter().find(|t| t.name == table) {
+        Some(TableDoc {
+            primary_key: [key], ..
+        }) => key,
+        _ => panic!("demo foreign keys reference a table with a one-column primary key: {table}"),
+    }
 }
 
 /// The schema reference in Markdown, as in `docs/demo-data.md`.
@@ -254,6 +321,18 @@ pub fn markdown() -> String {
     );
     for table in TABLES {
         out.push_str(&format!("\n## {}\n\n{}\n\n", table.name, table.description));
+        out.push_str(&format!(
+            "Primary key: {}.\n\n",
+            table.primary_key.join(", ")
+        ));
+        if !table.references.is_empty() {
+            let references: Vec<String> = table
+                .references
+                .iter()
+                .map(|(column, target)| format!("{column} → {target}.{}", referenced_key(target)))
+                .collect();
+            out.push_str(&format!("Foreign keys: {}.\n\n", references.join(", ")));
+        }
         out.push_str("| column | type | description |\n| --- | --- | --- |\n");
         for c in table.columns {
             out.push_str(&format!(

@@ -234,7 +234,10 @@ impl<'c> Tables<'c> {
     fn new(conn: &'c Connection) -> duckdb::Result<Self> {
         let mut appenders = HashMap::new();
         for table in super::schema::TABLES {
-            appenders.insert(table.name, conn.appender(table.name)?);
+            appenders.insert(
+                table.name,
+                conn.appender_to_db(table.name, super::schema::LOAD_SCHEMA)?,
+            );
         }
         Ok(Self {
             appenders,

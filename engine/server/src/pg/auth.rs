@@ -16,7 +16,7 @@ use bytes::Bytes;
 use datafusion::common::ParamValues;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
-use datafusion::sql::sqlparser::ast::Statement;
+use datafusion::sql::sqlparser::ast::{Set, Statement};
 use datafusion_postgres::hooks::{HookClient, QueryHook};
 use futures::{Sink, SinkExt};
 use pgwire::api::auth::{
@@ -299,7 +299,6 @@ fn is_read_only(statement: &Statement) -> bool {
         | Statement::ShowSchemas { .. }
         | Statement::ShowDatabases { .. }
         | Statement::ShowViews { .. }
-        | Statement::Set(_)
         | Statement::StartTransaction { .. }
         | Statement::Commit { .. }
         | Statement::Rollback { .. }
@@ -312,6 +311,12 @@ fn is_read_only(statement: &Statement) -> bool {
         | Statement::Discard { .. }
         | Statement::ExplainTable { .. } => true,
         Statement::Explain { statement, .. } => is_read_only(statement),
+        // `SET datafusion.…` changes the engine's configuration for every session.
+        Statement::Set(set) => !matches!(
+            set,
+            Set::SingleAssignment { variable, .. }
+                if variable.to_string().to_ascii_lowercase().starts_with("datafusion.")
+        ),
         _ => false,
     }
 }

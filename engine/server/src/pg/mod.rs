@@ -10,6 +10,7 @@ pub mod auth;
 mod cancel;
 mod compat;
 mod errors;
+mod parameters;
 mod query;
 mod query_log;
 pub mod scram;

@@ -14,7 +14,7 @@ use datafusion::arrow::array::{Array, UInt64Array};
 use datafusion::common::{DFSchema, ParamValues};
 use datafusion::logical_expr::{EmptyRelation, LogicalPlan};
 use datafusion::prelude::{DataFrame, SessionContext};
-use datafusion::sql::sqlparser::ast::{ObjectType, Statement};
+use datafusion::sql::sqlparser::ast::{ContextModifier, ObjectType, Set, Statement};
 use datafusion_postgres::hooks::{HookClient, QueryHook};
 use datafusion_postgres::{DfSessionService, Parser};
 use futures::Sink;
@@ -27,6 +27,7 @@ use pgwire::api::{ClientInfo, ClientPortalStore, Type};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
 use pgwire::messages::response::TransactionStatus;
+use pgwire::messages::startup::ParameterStatus;
 use spirit_core::Engine;
 use spirit_core::engine::is_native_statement;
 use spirit_core::telemetry::Telemetry;
@@ -35,6 +36,7 @@ use super::auth;
 use super::cancel::RunningQueries;
 use super::compat;
 use super::errors::sqlstate;
+use super::parameters;
 use super::query_log;
 
 /// The statement type datafusion-postgres stores for the extended protocol: the SQL text and,
@@ -58,6 +60,7 @@ impl QueryService {
         let hooks: Vec<Arc<dyn QueryHook>> = vec![
             Arc::new(auth::RoleHook),
             Arc::new(datafusion_postgres::hooks::cursor::CursorStatementHook),
+            Arc::new(TimeZoneHook),
             Arc::new(datafusion_postgres::hooks::set_show::SetShowHook),
             Arc::new(SavepointHook),
             Arc::new(datafusion_postgres::hooks::transactions::TransactionStatementHook),
@@ -108,7 +111,9 @@ impl SimpleQueryHandler for QueryService {
             let deadline = statement_deadline(client);
             let (pid, secret) = client.pid_and_secret_key();
             let signal = self.running.start(pid, &secret);
-            SimpleQueryHandler::do_query(self.inner.as_ref(), client, &compat::rewrite(query))
+            apply_set_config(client, query);
+            let sql = compat::rewrite(query, compat::Session::new(client.metadata())).into_owned();
+            SimpleQueryHandler::do_query(self.inner.as_ref(), client, &sql)
                 .await
                 .map(|mut responses| {
                     for response in &mut responses {
@@ -188,11 +193,10 @@ impl QueryService {
         }
         // DataFusion does not type placeholders inside every subquery (SQLAlchemy's column
         // query has some), so the statement's highest `$n` counts as well.
-        let expected = self
+        let server_types = self
             .parser
-            .get_parameter_types(&portal.statement.statement)?
-            .len()
-            .max(highest_placeholder(sql));
+            .get_parameter_types(&portal.statement.statement)?;
+        let expected = server_types.len().max(highest_placeholder(sql));
         if portal.parameters.len() != expected {
             return Err(PgWireError::UserError(Box::new(ErrorInfo::new(
                 "ERROR".to_string(),
@@ -204,13 +208,24 @@ impl QueryService {
                 ),
             ))));
         }
+        apply_set_config(client, sql);
         let deadline = statement_deadline(client);
         let (pid, secret) = client.pid_and_secret_key();
         let signal = self.running.start(pid, &secret);
+        let completed = parameters::complete(portal, &server_types);
+        let portal = completed.as_ref().unwrap_or(portal);
         let mut response =
             ExtendedQueryHandler::do_query(self.inner.as_ref(), client, portal, max_rows).await?;
         RunningQueries::guard(&mut response, &signal, deadline);
         Ok(response)
+    }
+}
+
+/// Applies the session settings `sql` changes with `set_config()` (see
+/// [`compat::set_config_calls`]).
+fn apply_set_config(client: &mut impl ClientInfo, sql: &str) {
+    for (name, value) in compat::set_config_calls(sql) {
+        client.metadata_mut().insert(name, value);
     }
 }
 
@@ -294,7 +309,11 @@ impl QueryParser for StatementParser {
             return Ok(Some((sql.to_string(), None)));
         }
         self.inner
-            .parse_sql(client, &compat::rewrite(sql), types)
+            .parse_sql(
+                client,
+                &compat::rewrite(sql, compat::Session::new(client.metadata())),
+                types,
+            )
             .await
     }
 
@@ -396,6 +415,89 @@ impl QueryHook for SavepointHook {
         client: &mut dyn HookClient,
     ) -> Option<PgWireResult<Response>> {
         Self::respond(statement, client)
+    }
+}
+
+/// `SET TIME ZONE` / `SET timezone`, kept for the session. datafusion-postgres would also set
+/// DataFusion's `execution.time_zone`, which one context shares across every connection, so one
+/// client's setting would change everyone's. The session's zone is reported (`SHOW`,
+/// `current_setting`, the `TimeZone` parameter status); queries compute in UTC.
+struct TimeZoneHook;
+
+impl TimeZoneHook {
+    /// The zone `statement` sets, if it is a session time-zone `SET`.
+    fn zone(statement: &Statement) -> Option<String> {
+        let Statement::Set(set) = statement else {
+            return None;
+        };
+        let value = match set {
+            Set::SetTimeZone {
+                local: false,
+                value,
+            } => value.to_string(),
+            Set::SingleAssignment {
+                scope: None | Some(ContextModifier::Session),
+                variable,
+                values,
+                ..
+            } if variable.to_string().eq_ignore_ascii_case("timezone") && values.len() == 1 => {
+                values[0].to_string()
+            }
+            _ => return None,
+        };
+        Some(value.trim_matches(|c| c == '\'' || c == '"').to_string())
+    }
+
+    async fn respond(
+        statement: &Statement,
+        client: &mut dyn HookClient,
+    ) -> Option<PgWireResult<Response>> {
+        let zone = Self::zone(statement)?;
+        // The key datafusion-postgres' `SHOW TIME ZONE` reads.
+        client
+            .metadata_mut()
+            .insert("timezone".to_string(), zone.clone());
+        let status = ParameterStatus::new("TimeZone".to_string(), zone);
+        if let Err(e) = client
+            .send_message(PgWireBackendMessage::ParameterStatus(status))
+            .await
+        {
+            return Some(Err(e));
+        }
+        Some(Ok(Response::Execution(Tag::new("SET"))))
+    }
+}
+
+#[async_trait]
+impl QueryHook for TimeZoneHook {
+    async fn handle_simple_query(
+        &self,
+        statement: &Statement,
+        _session_context: &SessionContext,
+        client: &mut dyn HookClient,
+    ) -> Option<PgWireResult<Response>> {
+        Self::respond(statement, client).await
+    }
+
+    async fn handle_extended_parse_query(
+        &self,
+        _statement: &Statement,
+        _session_context: &SessionContext,
+        _client: &(dyn ClientInfo + Send + Sync),
+    ) -> Option<PgWireResult<LogicalPlan>> {
+        // datafusion-postgres' SET hook plans every SET as an empty statement.
+        None
+    }
+
+    async fn handle_extended_query(
+        &self,
+        statement: &Statement,
+        _logical_plan: &LogicalPlan,
+        _params: &ParamValues,
+        _session_context: &SessionContext,
+        client: &mut dyn HookClient,
+    ) -> Option<PgWireResult<Response>> {
+        Self::respond(statement, client).await
     }
 }
 
