@@ -6,7 +6,7 @@
 //! ER diagrams). datafusion-pg-catalog ships them as PostgreSQL's own static rows; here they
 //! become views that add the store's keys, read from DuckDB's `duckdb_constraints()`.
 //!
-//! A key numbered `n` by DuckDB (`constraint_index`) has constraint OID [`CONSTRAINT_OID_BASE`]
+//! A key numbered `n` (DuckDB's `constraint_index`) has constraint OID [`CONSTRAINT_OID_BASE`]
 //! `+ n` and, for primary and unique keys, the index OID [`INDEX_OID_BASE`] `+ n`; both are
 //! far above the OIDs datafusion-pg-catalog hands out. Key columns are `SMALLINT[]` in
 //! `pg_constraint`, as in PostgreSQL, and so are `pg_index`'s `indkey`, `indoption` (`int2vector`
@@ -32,8 +32,10 @@ pub const CONSTRAINT_OID_BASE: i64 = 1_000_000_000;
 /// Index OIDs of store primary and unique keys start here.
 pub const INDEX_OID_BASE: i64 = 1_100_000_000;
 
-/// The store's keys in PostgreSQL terms (`main` is shown as `public`); key columns are 1-based
-/// column numbers separated by spaces.
+/// The store's keys in PostgreSQL terms (`main` is shown as `public`): those DuckDB enforces,
+/// then the declared (informational) foreign keys of `spirit_internal.declared_foreign_keys`
+/// (numbered from 50,000,000), which cost no index. Key columns are 1-based column numbers
+/// separated by spaces; a declared key whose table or column is gone drops out.
 pub const TABLE_KEYS: &str = "
 CREATE OR REPLACE VIEW spirit_internal.table_keys AS
 WITH k AS (
@@ -71,7 +73,24 @@ SELECT CASE k.schema_name WHEN 'main' THEN 'public' ELSE k.schema_name END AS ns
        r.confkey,
        CAST(r.referenced_key AS BIGINT) AS referenced_key,
        array_to_string(k.referenced_column_names, ', ') AS confcolumns
-FROM k LEFT JOIN referenced r ON r.constraint_index = k.constraint_index";
+FROM k LEFT JOIN referenced r ON r.constraint_index = k.constraint_index
+UNION ALL
+SELECT CASE d.schema_name WHEN 'main' THEN 'public' ELSE d.schema_name END,
+       d.table_name, CAST(50000000 + d.rowid AS BIGINT),
+       d.table_name || '_' || d.column_name || '_fkey', 'f',
+       CAST(c.column_index AS VARCHAR), '0', CAST(1 AS SMALLINT), d.column_name,
+       d.referenced_table, CAST(rc.column_index AS VARCHAR), CAST(p.constraint_index AS BIGINT),
+       d.referenced_column
+FROM spirit_internal.declared_foreign_keys d
+JOIN duckdb_columns() c
+  ON c.database_name = current_database() AND c.schema_name = d.schema_name
+ AND c.table_name = d.table_name AND c.column_name = d.column_name
+JOIN duckdb_columns() rc
+  ON rc.database_name = current_database() AND rc.schema_name = d.schema_name
+ AND rc.table_name = d.referenced_table AND rc.column_name = d.referenced_column
+LEFT JOIN k p
+  ON p.schema_name = d.schema_name AND p.table_name = d.referenced_table
+ AND p.constraint_type = 'PRIMARY KEY'";
 
 /// `pg_constraint`: PostgreSQL's own rows (key columns turned from text into arrays), then the
 /// store's keys.

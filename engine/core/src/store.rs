@@ -98,6 +98,14 @@ impl Store {
                      name VARCHAR PRIMARY KEY,
                      definition VARCHAR NOT NULL,
                      created_at TIMESTAMP NOT NULL DEFAULT current_timestamp
+                 );
+                 CREATE TABLE IF NOT EXISTS {INTERNAL_SCHEMA}.declared_foreign_keys (
+                     schema_name VARCHAR NOT NULL,
+                     table_name VARCHAR NOT NULL,
+                     column_name VARCHAR NOT NULL,
+                     referenced_table VARCHAR NOT NULL,
+                     referenced_column VARCHAR NOT NULL,
+                     PRIMARY KEY (schema_name, table_name, column_name)
                  );"
             ))?;
             crate::system::ensure_schema(conn)

@@ -58,15 +58,16 @@ pub fn generate(store: &Store, options: &DemoOptions) -> Result<DemoSummary> {
     } else {
         ProgressBar::hidden()
     };
-    let rows = store.with_conn(|conn| {
+    // The inner result is a data error found before committing (rolled back too).
+    let outcome = store.with_conn(|conn| {
         conn.execute_batch("BEGIN TRANSACTION")?;
-        let result = (|| {
-            let load = schema::LOAD_SCHEMA;
-            conn.execute_batch(&format!(
-                "DROP SCHEMA IF EXISTS {load} CASCADE; CREATE SCHEMA {load};"
-            ))?;
+        let result = (|| -> duckdb::Result<std::result::Result<simulate::RowCounts, String>> {
+            for table in schema::TABLES.iter().rev() {
+                conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", quote_ident(table.name)))?;
+            }
             for table in schema::TABLES {
-                conn.execute_batch(&table.load_ddl())?;
+                conn.execute_batch(&table.ddl())?;
+                conn.execute_batch(&table.declare_references())?;
             }
             let rows = simulate::simulate(
                 conn,
@@ -77,28 +78,27 @@ pub fn generate(store: &Store, options: &DemoOptions) -> Result<DemoSummary> {
                 },
                 &progress,
             )?;
-            // Referencing tables go first when dropping and last when filling.
-            for table in schema::TABLES.iter().rev() {
-                conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", quote_ident(table.name)))?;
-            }
             for table in schema::TABLES {
-                conn.execute_batch(&table.ddl())?;
-                conn.execute_batch(&format!(
-                    "INSERT INTO {name} SELECT * FROM {load}.{name}",
-                    name = quote_ident(table.name)
-                ))?;
+                if let Some(query) = table.orphans_query() {
+                    let orphans: i64 = conn.query_row(&query, [], |row| row.get(0))?;
+                    if orphans > 0 {
+                        return Ok(Err(format!(
+                            "demo data: {orphans} rows of {} reference no row (a generator bug)",
+                            table.name
+                        )));
+                    }
+                }
             }
-            Ok(rows)
+            Ok(Ok(rows))
         })();
         match result {
-            Ok(rows) => {
-                // Dropped after the commit: DuckDB refuses to commit rows appended to a table
-                // dropped in the same transaction.
-                conn.execute_batch(&format!(
-                    "COMMIT; DROP SCHEMA {} CASCADE; CHECKPOINT",
-                    schema::LOAD_SCHEMA
-                ))?;
-                Ok(rows)
+            Ok(Ok(rows)) => {
+                conn.execute_batch("COMMIT; CHECKPOINT")?;
+                Ok(Ok(rows))
+            }
+            Ok(Err(message)) => {
+                conn.execute_batch("ROLLBACK")?;
+                Ok(Err(message))
             }
             Err(e) => {
                 conn.execute_batch("ROLLBACK")?;
@@ -106,6 +106,7 @@ pub fn generate(store: &Store, options: &DemoOptions) -> Result<DemoSummary> {
             }
         }
     })?;
+    let rows = outcome.map_err(SpiritError::InvalidInput)?;
     progress.finish_and_clear();
     Ok(DemoSummary {
         rows,
@@ -119,6 +120,27 @@ pub fn generate(store: &Store, options: &DemoOptions) -> Result<DemoSummary> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The declared foreign keys are checked: a booking of a customer that does not exist is
+    /// counted.
+    #[test]
+    fn orphans_are_counted() {
+        let conn = duckdb::Connection::open_in_memory().unwrap();
+        let table = |name: &str| schema::TABLES.iter().find(|t| t.name == name).unwrap();
+        for name in ["customers", "tours", "partners", "bookings"] {
+            conn.execute_batch(&table(name).ddl()).unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO customers (customer_id) VALUES (1);
+             INSERT INTO tours (tour_id) VALUES (1);
+             INSERT INTO bookings (booking_id, customer_id, tour_id) VALUES (1, 1, 1), (2, 99, 1);",
+        )
+        .unwrap();
+        let query = table("bookings").orphans_query().unwrap();
+        let orphans: i64 = conn.query_row(&query, [], |row| row.get(0)).unwrap();
+        assert_eq!(orphans, 1);
+        assert!(table("customers").orphans_query().is_none());
+    }
 
     /// docs/demo-data.md is generated from [`schema::TABLES`]; this keeps the two in step.
     #[test]

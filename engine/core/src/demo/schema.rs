@@ -249,13 +249,9 @@ pub const TABLES: &[TableDoc] = &[
     },
 ];
 
-/// The schema the simulation appends to. Its rows then move into the keyed tables in load
-/// order, so every foreign key finds its referenced row (appenders flush in no set order).
-pub const LOAD_SCHEMA: &str = "spirit_demo_load";
-
 impl TableDoc {
-    /// `CREATE TABLE` with its primary and foreign keys, followed by the `COMMENT ON` statements
-    /// for the table and its columns.
+    /// `CREATE TABLE` with its primary key, followed by the `COMMENT ON` statements for the table
+    /// and its columns. Foreign keys are declared, not enforced (see [`Self::declare_references`]).
     pub fn ddl(&self) -> String {
         let mut lines: Vec<String> = self
             .columns
@@ -263,12 +259,6 @@ impl TableDoc {
             .map(|c| format!("    {} {}", c.name, c.sql_type))
             .collect();
         lines.push(format!("    PRIMARY KEY ({})", self.primary_key.join(", ")));
-        for (column, table) in self.references {
-            lines.push(format!(
-                "    FOREIGN KEY ({column}) REFERENCES {table} ({})",
-                referenced_key(table)
-            ));
-        }
         let mut sql = format!("CREATE TABLE {} (\n{}\n);\n", self.name, lines.join(",\n"));
         sql.push_str(&format!(
             "COMMENT ON TABLE {} IS {};\n",
@@ -286,18 +276,52 @@ impl TableDoc {
         sql
     }
 
-    /// The same columns without keys in [`LOAD_SCHEMA`], for the simulation's appenders.
-    pub fn load_ddl(&self) -> String {
-        let columns: Vec<String> = self
-            .columns
+    /// Records the table's foreign keys in the catalog as declared (informational) keys, as
+    /// analytical stores such as Snowflake and BigQuery keep them: DuckDB would enforce them
+    /// with an index per key, which more than doubles the store. [`crate::demo::generate`]
+    /// checks them once after loading instead.
+    pub fn declare_references(&self) -> String {
+        let mut sql = format!(
+            "DELETE FROM spirit_internal.declared_foreign_keys \
+             WHERE schema_name = 'main' AND table_name = {};\n",
+            crate::store::quote_literal(self.name)
+        );
+        for (column, table) in self.references {
+            sql.push_str(&format!(
+                "INSERT INTO spirit_internal.declared_foreign_keys VALUES ('main', {}, {}, {}, {});\n",
+                crate::store::quote_literal(self.name),
+                crate::store::quote_literal(column),
+                crate::store::quote_literal(table),
+                crate::store::quote_literal(referenced_key(table))
+            ));
+        }
+        sql
+    }
+
+    /// A query counting the rows whose foreign keys find no referenced row (0 when all do).
+    pub fn orphans_query(&self) -> Option<String> {
+        let checks: Vec<String> = self
+            .references
             .iter()
-            .map(|c| format!("{} {}", c.name, c.sql_type))
+            .map(|(column, table)| {
+                format!(
+                    "SELECT count(*) FROM {name} c WHERE c.{column} IS NOT NULL AND NOT EXISTS \
+                     (SELECT 1 FROM {table} p WHERE p.{key} = c.{column})",
+                    name = self.name,
+                    key = referenced_key(table)
+                )
+            })
             .collect();
-        format!(
-            "CREATE TABLE {LOAD_SCHEMA}.{} ({});\n",
-            self.name,
-            columns.join(", ")
-        )
+        (!checks.is_empty()).then(|| {
+            format!(
+                "SELECT {}",
+                checks
+                    .iter()
+                    .map(|c| format!("({c})"))
+                    .collect::<Vec<_>>()
+                    .join(" + ")
+            )
+        })
     }
 }
 

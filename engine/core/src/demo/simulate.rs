@@ -234,10 +234,7 @@ impl<'c> Tables<'c> {
     fn new(conn: &'c Connection) -> duckdb::Result<Self> {
         let mut appenders = HashMap::new();
         for table in super::schema::TABLES {
-            appenders.insert(
-                table.name,
-                conn.appender_to_db(table.name, super::schema::LOAD_SCHEMA)?,
-            );
+            appenders.insert(table.name, conn.appender(table.name)?);
         }
         Ok(Self {
             appenders,
