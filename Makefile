@@ -15,6 +15,7 @@ run: setup build
 	$(SPIRIT) serve --data-dir $(DATA_DIR)
 
 test: setup-test lint
+	scripts/build-plugins.sh
 	$(CARGO) build --locked --workspace --all-targets
 	$(CARGO) test --locked --workspace
 
@@ -25,6 +26,8 @@ build:
 
 lint:
 	$(CARGO) fmt --all --check
+	cd plugins && $(CARGO) fmt --all --check
+	cd sdk/rust && $(CARGO) fmt --check
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
 
 setup:

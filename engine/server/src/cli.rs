@@ -1,4 +1,4 @@
-//! The `spirit` command line: `serve`, `demo`, `sql` and `user add`.
+//! The `spirit` command line: `serve`, `demo`, `sql`, `user add` and `plugin test`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -61,11 +61,35 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Work with WebAssembly plugins.
+    Plugin {
+        #[command(subcommand)]
+        command: PluginCommand,
+    },
     /// Run one SQL statement against the data dir and print the result.
     Sql {
         /// The statement.
         query: String,
         /// Output format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: OutputFormat,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PluginCommand {
+    /// Load a plugin as the engine does and print its tables and their first rows.
+    Test {
+        /// The plugin's directory (plugin.toml and <name>.wasm), or its .wasm file.
+        path: PathBuf,
+        /// A source option, `key=value` (repeat for more). (`--config` names the engine's
+        /// config file.)
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        options: Vec<String>,
+        /// Rows to print per table.
+        #[arg(long, default_value_t = 10)]
+        rows: u64,
+        /// Output format of the rows.
         #[arg(long, value_enum, default_value = "table")]
         format: OutputFormat,
     },
@@ -143,6 +167,18 @@ impl Cli {
                     path.display()
                 );
                 Ok(())
+            }
+            Command::Plugin {
+                command:
+                    PluginCommand::Test {
+                        path,
+                        options,
+                        rows,
+                        format,
+                    },
+            } => {
+                init_logging(config.log_format);
+                crate::plugin_cli::test(&path, &options, rows, format)
             }
             Command::Sql { query, format } => {
                 let engine = Engine::open(config).await?;

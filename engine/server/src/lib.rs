@@ -3,13 +3,15 @@
 //! - [`pg`]: the PostgreSQL wire protocol (pgwire + datafusion-postgres).
 //! - [`server`]: accept loop, connection limit, graceful shutdown.
 //! - [`tls`]: rustls configuration for pg-wire clients.
-//! - [`cli`]: `spirit serve | demo | sql | user add`.
+//! - [`cli`]: `spirit serve | demo | sql | user add | plugin test`.
+//! - [`plugin_cli`]: `spirit plugin test`, which loads a plugin as the engine does.
 //! - [`output`]: result printing for `spirit sql`.
 //! - [`users`]: `spirit user add`, which writes users into the config file.
 
 pub mod cli;
 pub mod output;
 pub mod pg;
+pub mod plugin_cli;
 pub mod server;
 pub mod tls;
 pub mod users;
