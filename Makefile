@@ -8,16 +8,25 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/spirit/target
 CARGO ?= cargo
 SPIRIT := $(CARGO_TARGET_DIR)/debug/spirit
 DATA_DIR ?= ./data
+# The plugins' native unit tests and lints: the host toolchain, its own target dir.
+PLUGINS_NATIVE_TARGET ?= $(HOME)/.cache/spirit/plugins-native
 
-.PHONY: run test build lint setup setup-test
+.PHONY: run test build lint setup setup-test plugins-check
 
+# The bundled plugins go into the data dir's plugins directory, which the engine loads and watches.
 run: setup build
+	SPIRIT_PLUGINS_OUT=$(DATA_DIR)/plugins scripts/build-plugins.sh
 	$(SPIRIT) serve --data-dir $(DATA_DIR)
 
-test: setup-test lint
+test: setup-test lint plugins-check
 	scripts/build-plugins.sh
 	$(CARGO) build --locked --workspace --all-targets
 	$(CARGO) test --locked --workspace
+
+plugins-check:
+	cd plugins && CARGO_TARGET_DIR=$(PLUGINS_NATIVE_TARGET) $(CARGO) clippy --locked --workspace --all-targets -- -D warnings
+	cd plugins && CARGO_TARGET_DIR=$(PLUGINS_NATIVE_TARGET) $(CARGO) test --locked --workspace
+	CARGO_TARGET_DIR=$(PLUGINS_NATIVE_TARGET) $(CARGO) test --locked --manifest-path sdk/rust/Cargo.toml
 
 # Always the whole workspace: building one package would resolve other dependency features and
 # recompile DataFusion instead of reusing the test build.

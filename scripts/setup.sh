@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs what building and testing Spirit Analytics needs on a fresh Debian machine.
 # Idempotent and quick when everything is already there.
-#   scripts/setup.sh          build tools (for `make run`)
+#   scripts/setup.sh          build tools, and the toolchain that builds the WebAssembly plugins
+#                             (for `make run`)
 #   scripts/setup.sh --test   also the real clients the tests drive (psql, pgjdbc, psycopg,
-#                             SQLAlchemy, node-postgres, duckdb, openssl) and the toolchain
-#                             that builds the WebAssembly plugins
+#                             SQLAlchemy, node-postgres, duckdb, openssl)
 set -euo pipefail
 
 want_test=false
@@ -20,12 +20,12 @@ if $want_test; then
   command -v java >/dev/null 2>&1 || need_apt+=(default-jre-headless)
   command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
   command -v npm >/dev/null 2>&1 || need_apt+=(npm)
-  # Building the bundled WebAssembly plugins (scripts/build-plugins.sh): Debian's Rust builds
-  # the wasm32 standard library from source; see ../shared/TOOLCHAIN.md.
-  for pkg in rustc-web cargo-web rust-web-src lld-22 wasi-libc; do
-    have_pkg "$pkg" || need_apt+=("$pkg")
-  done
 fi
+# Building the bundled WebAssembly plugins (scripts/build-plugins.sh), which `make run` loads:
+# Debian's Rust builds the wasm32 standard library from source; see ../shared/TOOLCHAIN.md.
+for pkg in rustc-web cargo-web rust-web-src lld-22 wasi-libc; do
+  have_pkg "$pkg" || need_apt+=("$pkg")
+done
 if ((${#need_apt[@]})); then
   echo "setup: installing ${need_apt[*]}"
   sudo_cmd=""

@@ -58,6 +58,12 @@ pub struct Config {
     pub tls_cert: Option<PathBuf>,
     /// PEM file with the private key of `tls_cert`.
     pub tls_key: Option<PathBuf>,
+    /// Directory of WebAssembly plugins, one sub-directory each (`plugin.toml` and
+    /// `<name>.wasm`); default `<data_dir>/plugins`.
+    pub plugins_dir: Option<PathBuf>,
+    /// Seconds between checks of `plugins_dir` for new, changed or removed plugins; 0 turns
+    /// hot reload off.
+    pub plugins_reload_seconds: u64,
 }
 
 /// The user that exists when no users are configured (password `spirit`, role admin).
@@ -153,6 +159,8 @@ impl Default for Config {
             users: BTreeMap::new(),
             tls_cert: None,
             tls_key: None,
+            plugins_dir: None,
+            plugins_reload_seconds: 1,
         }
     }
 }
@@ -175,6 +183,8 @@ const KEYS: &[&str] = &[
     "query_log_retention_days",
     "tls_cert",
     "tls_key",
+    "plugins_dir",
+    "plugins_reload_seconds",
 ];
 
 impl Config {
@@ -214,6 +224,13 @@ impl Config {
             .iter()
             .map(|(name, user)| (name.clone(), user.role))
             .collect()
+    }
+
+    /// The plugins directory: `plugins_dir`, or `<data_dir>/plugins`.
+    pub fn plugins_dir(&self) -> PathBuf {
+        self.plugins_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("plugins"))
     }
 
     /// Path of the embedded store file.

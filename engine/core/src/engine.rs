@@ -30,6 +30,8 @@ pub struct Engine {
     public: Arc<StoreSchemaProvider>,
     metrics: Arc<Metrics>,
     ctx: SessionContext,
+    /// Kept alive as long as the engine: they may run background work (watchers).
+    _extensions: Vec<Arc<dyn Extension>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -41,10 +43,23 @@ impl std::fmt::Debug for Engine {
     }
 }
 
+/// Something added to the engine's session before the saved external tables are re-created:
+/// the plugin host registers its `STORED AS <plugin>` table factories this way, so tables
+/// defined over plugins come back after a restart.
+pub trait Extension: Send + Sync {
+    /// Adds to `ctx`, whose tables live in `store`.
+    fn install(&self, ctx: &SessionContext, store: &Store) -> Result<()>;
+}
+
 impl Engine {
     /// Opens the store in `config.data_dir` and builds the session context, re-creating the
     /// external tables defined earlier.
     pub async fn open(config: Config) -> Result<Self> {
+        Self::open_with(config, &[]).await
+    }
+
+    /// [`Engine::open`], with `extensions` installed before the external tables are re-created.
+    pub async fn open_with(config: Config, extensions: &[Arc<dyn Extension>]) -> Result<Self> {
         system::check_metric_settings(&config)?;
         let store = Store::open(&config.store_path(), config.max_connections)?;
         let mut session = SessionConfig::new()
@@ -92,6 +107,9 @@ impl Engine {
         descriptions::install(&ctx, &store, &config.database).await?;
         crate::pg_functions::install(&ctx);
         let metrics = Metrics::new(store.clone(), &config, metric_views, ctx.clone());
+        for extension in extensions {
+            extension.install(&ctx, &store)?;
+        }
 
         let engine = Self {
             config,
@@ -99,6 +117,7 @@ impl Engine {
             public,
             metrics,
             ctx,
+            _extensions: extensions.to_vec(),
         };
         engine.restore_external_tables().await;
         if engine.is_empty()? {

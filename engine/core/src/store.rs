@@ -25,6 +25,10 @@ use crate::store_table::StoreTable;
 /// Schema inside the DuckDB file that holds the engine's bookkeeping; never shown to users.
 const INTERNAL_SCHEMA: &str = "spirit_internal";
 
+/// Store schema of the accelerated copies of external tables (`refresh_interval`), one table
+/// per source, named like it.
+pub const ACCELERATION_SCHEMA: &str = "spirit_acceleration";
+
 /// Pooled DuckDB connections beyond one per client, for the engine's own background work.
 const POOL_HEADROOM: usize = 16;
 
@@ -226,6 +230,35 @@ impl Store {
         schema: &SchemaRef,
         batches: &[RecordBatch],
     ) -> Result<()> {
+        self.write_table("main", name, schema, batches, false)
+    }
+
+    /// Replaces table `name` of store schema `db_schema` (creating both if missing) by `schema`
+    /// and `batches`, in one transaction: readers see either the old rows or the new ones.
+    pub fn replace_table(
+        &self,
+        db_schema: &str,
+        name: &str,
+        schema: &SchemaRef,
+        batches: &[RecordBatch],
+    ) -> Result<()> {
+        self.with_conn(|conn| {
+            conn.execute_batch(&format!(
+                "CREATE SCHEMA IF NOT EXISTS {}",
+                quote_ident(db_schema)
+            ))
+        })?;
+        self.write_table(db_schema, name, schema, batches, true)
+    }
+
+    fn write_table(
+        &self,
+        db_schema: &str,
+        name: &str,
+        schema: &SchemaRef,
+        batches: &[RecordBatch],
+        replace: bool,
+    ) -> Result<()> {
         let empty = to_duckdb_batch(&RecordBatch::new_empty(Arc::clone(schema)))?;
         let mut converted = Vec::with_capacity(batches.len());
         for batch in batches.iter().filter(|b| b.num_rows() > 0) {
@@ -237,12 +270,14 @@ impl Store {
                 let registration = ArrowBatchRegistration::new(empty);
                 conn.execute(
                     &format!(
-                        "CREATE TABLE {} AS SELECT * FROM arrow(?)",
+                        "CREATE {}TABLE {}.{} AS SELECT * FROM arrow(?)",
+                        if replace { "OR REPLACE " } else { "" },
+                        quote_ident(db_schema),
                         quote_ident(name)
                     ),
                     [&registration],
                 )?;
-                let mut appender = conn.appender(name)?;
+                let mut appender = conn.appender_to_db(name, db_schema)?;
                 for batch in converted {
                     appender.append_record_batch(batch)?;
                 }
@@ -279,14 +314,19 @@ impl Store {
         })
     }
 
-    /// Forgets the definition of external table `name`.
+    /// Forgets external table `name`: its definition, its row in `spirit.sources` and its
+    /// accelerated copy, if any.
     pub fn remove_external_table(&self, name: &str) -> Result<()> {
         self.with_conn(|conn| {
             conn.execute(
                 &format!("DELETE FROM {INTERNAL_SCHEMA}.external_tables WHERE name = ?"),
                 [name],
-            )
-            .map(|_| ())
+            )?;
+            conn.execute("DELETE FROM spirit.sources WHERE name = ?", [name])?;
+            conn.execute_batch(&format!(
+                "DROP TABLE IF EXISTS {ACCELERATION_SCHEMA}.{}",
+                quote_ident(name)
+            ))
         })
     }
 

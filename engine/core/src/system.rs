@@ -6,6 +6,8 @@
 //!   file loaded.
 //! - `spirit.query_log` and `spirit.engine_heartbeats`: telemetry behind
 //!   `metrics.operational_health`.
+//! - `spirit.plugins` and `spirit.sources`: the WebAssembly plugins found in `plugins_dir` and
+//!   the external tables they serve, written by the plugin host (engine/plugins).
 //! - `spirit.as_of()`, `spirit.human_cost_per_query_eur()`, `spirit.ai_cost_per_query_eur()`:
 //!   the metric parameters the views use, redefined from the configuration as constant
 //!   expressions (not lookups in `metric_settings`, which only shows them): DuckDB then folds
@@ -62,6 +64,31 @@ pub fn ensure_schema(conn: &Connection) -> duckdb::Result<()> {
          CREATE TABLE IF NOT EXISTS spirit.engine_heartbeats (
              beat_at TIMESTAMP NOT NULL,
              active_connections INTEGER NOT NULL
+         );
+         CREATE TABLE IF NOT EXISTS spirit.plugins (
+             name VARCHAR PRIMARY KEY,
+             version VARCHAR,
+             kind VARCHAR,
+             api VARCHAR,
+             status VARCHAR NOT NULL,
+             last_error VARCHAR,
+             loaded_at TIMESTAMP,
+             path VARCHAR NOT NULL,
+             description VARCHAR
+         );
+         CREATE TABLE IF NOT EXISTS spirit.sources (
+             name VARCHAR PRIMARY KEY,
+             plugin VARCHAR NOT NULL,
+             plugin_table VARCHAR NOT NULL,
+             location VARCHAR,
+             refresh_interval VARCHAR,
+             last_refresh_at TIMESTAMP,
+             last_refresh_rows BIGINT,
+             last_refresh_error VARCHAR,
+             last_scan_at TIMESTAMP,
+             rows_read BIGINT NOT NULL DEFAULT 0,
+             skipped_rows BIGINT NOT NULL DEFAULT 0,
+             last_error VARCHAR
          );
          CREATE MACRO IF NOT EXISTS spirit.as_of() AS make_timestamp(epoch_us(get_current_timestamp()));",
     )?;
@@ -161,6 +188,66 @@ const COMMENTS: &[TableComments] = &[
             (
                 "cache_hit",
                 "Whether the result came from the result cache.",
+            ),
+        ],
+    ),
+    (
+        "plugins",
+        "The WebAssembly plugins found in plugins_dir, one row per plugin directory; rewritten whenever one is loaded, reloaded or removed.",
+        &[
+            ("name", "Plugin name: the STORED AS name of its tables."),
+            ("version", "Version from its plugin.toml."),
+            (
+                "kind",
+                "connector (model plugins come with the ML functions).",
+            ),
+            ("api", "The spirit:plugin WIT version it implements."),
+            (
+                "status",
+                "loaded, or failed when it could not be loaded (see last_error).",
+            ),
+            (
+                "last_error",
+                "Why it failed to load or reload, or the last warning or error it logged; NULL when none.",
+            ),
+            (
+                "loaded_at",
+                "When the version now serving was loaded (UTC).",
+            ),
+            ("path", "Its directory."),
+            ("description", "What it reads, from its plugin.toml."),
+        ],
+    ),
+    (
+        "sources",
+        "External tables served by plugins (CREATE EXTERNAL TABLE … STORED AS <plugin>), with their scan and refresh counters.",
+        &[
+            ("name", "The table's name in the public schema."),
+            ("plugin", "The plugin serving it."),
+            ("plugin_table", "Which of the plugin's tables it is."),
+            ("location", "Its LOCATION (a URL or a directory)."),
+            (
+                "refresh_interval",
+                "How often its copy in the store is refreshed; NULL when queries read the plugin directly.",
+            ),
+            ("last_refresh_at", "When the copy was last refreshed (UTC)."),
+            ("last_refresh_rows", "Rows in the copy after that refresh."),
+            (
+                "last_refresh_error",
+                "Why the last refresh failed (the previous copy keeps serving); NULL when it succeeded.",
+            ),
+            ("last_scan_at", "When the plugin was last read (UTC)."),
+            (
+                "rows_read",
+                "Rows read from the plugin since the table was created, by queries and refreshes.",
+            ),
+            (
+                "skipped_rows",
+                "Source rows the plugin could not read and skipped (malformed lines or records), in total; the plugin logs which.",
+            ),
+            (
+                "last_error",
+                "The last error a scan of it raised; NULL when none.",
             ),
         ],
     ),

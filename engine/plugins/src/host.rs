@@ -7,7 +7,8 @@
 
 use std::collections::HashMap;
 use std::path::{Component as PathPart, Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
@@ -27,7 +28,8 @@ mod bindings {
 
 /// The WIT types the engine exchanges with connectors.
 pub use bindings::spirit::plugin::types::{
-    ErrorKind, PluginError as GuestError, ScanPage, ScanRequest, TableInfo,
+    ErrorKind, Filter, FilterOp, Literal, PluginError as GuestError, ScanPage, ScanRequest,
+    TableInfo,
 };
 
 use bindings::spirit::plugin::host::{HttpResponse, LogLevel};
@@ -49,9 +51,28 @@ pub struct Runtime {
 
 impl Runtime {
     /// An engine with epoch interruption, ticking on its own thread for as long as it lives.
+    /// Compiled code is not cached.
     pub fn new() -> Result<Self, PluginError> {
+        Self::with_cache(None)
+    }
+
+    /// [`Runtime::new`], keeping compiled code in `cache_dir` (wasmtime's cache, keyed by the
+    /// component's bytes and the compiler's settings): a plugin is compiled once, not at every
+    /// start or reload.
+    pub fn with_cache(cache_dir: Option<&Path>) -> Result<Self, PluginError> {
         let mut config = Config::new();
         config.epoch_interruption(true);
+        if let Some(dir) = cache_dir {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                PluginError::Engine(format!("cannot create {}: {e}", dir.display()))
+            })?;
+            let mut cache = wasmtime::CacheConfig::new();
+            cache.with_directory(dir);
+            let cache = wasmtime::Cache::new(cache).map_err(|e| {
+                PluginError::Engine(format!("plugin code cache in {}: {e:#}", dir.display()))
+            })?;
+            config.cache(Some(cache));
+        }
         let engine = Engine::new(&config).map_err(PluginError::engine)?;
         let weak = engine.weak();
         std::thread::Builder::new()
@@ -102,6 +123,7 @@ impl Runtime {
             wasm,
             pre,
             engine: self.engine.clone(),
+            logged_error: Arc::default(),
         };
         let metadata = plugin.call(&Source::default(), |connector, store| {
             connector.call_metadata(store)
@@ -127,6 +149,14 @@ pub struct Plugin {
     pub wasm: PathBuf,
     pre: ConnectorPre<State>,
     engine: Engine,
+    logged_error: Arc<LoggedError>,
+}
+
+/// The last warning or error a plugin logged, and whether it is new since it was last read.
+#[derive(Debug, Default)]
+struct LoggedError {
+    message: Mutex<Option<String>>,
+    fresh: AtomicBool,
 }
 
 /// What one source of a plugin configures: its option values (defaults applied) and the
@@ -181,6 +211,17 @@ impl Source {
 }
 
 impl Plugin {
+    /// The last line the plugin logged at `warn` or `error` level, if any.
+    pub fn logged_error(&self) -> Option<String> {
+        self.logged_error.fresh.store(false, Ordering::Relaxed);
+        self.logged_error.message.lock().expect("lock").clone()
+    }
+
+    /// Whether the plugin logged a warning or error since [`Plugin::logged_error`] was read.
+    pub fn logged_new_error(&self) -> bool {
+        self.logged_error.fresh.load(Ordering::Relaxed)
+    }
+
     /// The tables the plugin offers.
     pub fn list_tables(&self, source: &Source) -> Result<Vec<TableInfo>, PluginError> {
         self.call(source, |connector, store| connector.call_list_tables(store))?
@@ -219,6 +260,7 @@ impl Plugin {
                 exceeded: false,
             },
             access: Access::new(&self.manifest, source),
+            logged_error: Arc::clone(&self.logged_error),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limits);
@@ -264,6 +306,7 @@ struct State {
     table: ResourceTable,
     limits: Limits,
     access: Access,
+    logged_error: Arc<LoggedError>,
 }
 
 impl WasiView for State {
@@ -402,6 +445,10 @@ impl bindings::spirit::plugin::host::Host for State {
             LogLevel::Info => tracing::info!(plugin, "{message}"),
             LogLevel::Warn => tracing::warn!(plugin, "{message}"),
             LogLevel::Error => tracing::error!(plugin, "{message}"),
+        }
+        if matches!(level, LogLevel::Warn | LogLevel::Error) {
+            *self.logged_error.message.lock().expect("lock") = Some(message);
+            self.logged_error.fresh.store(true, Ordering::Relaxed);
         }
     }
 

@@ -3,21 +3,30 @@
 //! - [`manifest`]: `plugin.toml`, read and checked before anything is compiled.
 //! - [`host`]: the wasmtime engine, the per-call sandbox (memory limit, epoch deadline) and the
 //!   host functions of `spirit:plugin/host` (sdk/wit/plugin.wit).
-//!
-//! Data crosses the boundary as Arrow IPC streams; [`read_table`] pages through a scan and
-//! checks every batch against the schema the plugin declared.
+//! - [`scan`]: paging through a plugin's table, each page's Arrow IPC checked against the
+//!   schema the plugin declared.
+//! - [`registry`]: the plugins directory, loaded at start and watched for changes; the
+//!   `spirit.plugins` system table.
+//! - [`table`]: `CREATE EXTERNAL TABLE … STORED AS <plugin>`: the table factory, the table and
+//!   its streaming scan.
+//! - [`sources`]: `spirit.sources` counters and the accelerated copies (`refresh_interval`).
 
 pub mod host;
 pub mod manifest;
+pub mod registry;
+pub mod scan;
+pub mod sources;
+pub mod table;
 
 use std::io::Cursor;
 use std::path::PathBuf;
 
 use arrow::datatypes::SchemaRef;
 use arrow::ipc::reader::StreamReader;
-use arrow::record_batch::RecordBatch;
 
 pub use host::{Plugin, Runtime, Source};
+pub use registry::Registry;
+pub use scan::{Scan, ScanResult, read_table};
 
 /// The WIT package version this engine implements: `spirit:plugin@0.1.0`.
 pub const API_VERSION: &str = "0.1.0";
@@ -52,8 +61,8 @@ pub enum PluginError {
         /// What is wrong.
         message: String,
     },
-    /// The plugin answered with an error of its own.
-    #[error("plugin {plugin}: {message} ({kind:?})")]
+    /// The plugin answered with an error of its own (its kind gives the SQLSTATE).
+    #[error("plugin {plugin}: {message}")]
     Guest {
         /// Plugin name.
         plugin: String,
@@ -100,6 +109,31 @@ impl PluginError {
     fn engine(e: wasmtime::Error) -> Self {
         Self::Engine(format!("{e:#}"))
     }
+
+    /// The SQLSTATE a client gets for this error (the table in sdk/README.md).
+    pub fn sqlstate(&self) -> &'static str {
+        use host::ErrorKind;
+        match self {
+            Self::Config { .. }
+            | Self::Guest {
+                kind: ErrorKind::InvalidConfig,
+                ..
+            } => "22023",
+            Self::Guest { kind, .. } => match kind {
+                ErrorKind::Unauthorized => "28000",
+                ErrorKind::NotFound => "42704",
+                ErrorKind::Upstream => "58000",
+                ErrorKind::InvalidData => "22000",
+                ErrorKind::InvalidConfig | ErrorKind::Internal => "XX000",
+            },
+            Self::Data { .. } => "22000",
+            Self::Timeout { .. } => "57014",
+            Self::Memory { .. } => "53200",
+            // Not loaded (see spirit.plugins).
+            Self::Invalid { .. } | Self::Manifest { .. } => "55000",
+            Self::Trap { .. } | Self::Engine(_) => "XX000",
+        }
+    }
 }
 
 /// A table a plugin offers, its schema decoded.
@@ -131,103 +165,5 @@ pub fn tables(plugin: &Plugin, source: &Source) -> Result<Vec<TableSchema>, Plug
                 schema: reader.schema(),
             })
         })
-        .collect()
-}
-
-/// What a whole scan read.
-#[derive(Debug)]
-pub struct ScanResult {
-    /// The rows, in the plugin's order.
-    pub batches: Vec<RecordBatch>,
-    /// Rows the plugin skipped as malformed (it says which in its log).
-    pub skipped_rows: u64,
-    /// Pages fetched.
-    pub pages: usize,
-}
-
-/// Reads `table` whole (or its first `limit` rows), page by page, checking each batch against
-/// the declared schema.
-pub fn read_table(
-    plugin: &Plugin,
-    source: &Source,
-    table: &TableSchema,
-    limit: Option<u64>,
-) -> Result<ScanResult, PluginError> {
-    let mut result = ScanResult {
-        batches: Vec::new(),
-        skipped_rows: 0,
-        pages: 0,
-    };
-    let mut cursor = None;
-    let mut rows = 0u64;
-    loop {
-        let request = host::ScanRequest {
-            table: table.name.clone(),
-            projection: None,
-            filters: Vec::new(),
-            limit: limit.map(|l| l.saturating_sub(rows)),
-            cursor: cursor.take(),
-        };
-        let page = plugin.scan(source, &request)?;
-        result.pages += 1;
-        result.skipped_rows += page.skipped_rows;
-        for batch in decode(plugin, table, &page.batches)? {
-            rows += batch.num_rows() as u64;
-            result.batches.push(batch);
-        }
-        let done = limit.is_some_and(|l| rows >= l);
-        match page.next_cursor {
-            Some(next) if !done => {
-                if request.cursor.as_deref() == Some(next.as_str()) {
-                    return Err(PluginError::Data {
-                        plugin: plugin.manifest.name.clone(),
-                        message: format!("scan of {} did not advance past {next:?}", table.name),
-                    });
-                }
-                cursor = Some(next);
-            }
-            _ => return Ok(result),
-        }
-    }
-}
-
-/// The record batches of one page's Arrow IPC stream, which must have the table's schema.
-fn decode(
-    plugin: &Plugin,
-    table: &TableSchema,
-    bytes: &[u8],
-) -> Result<Vec<RecordBatch>, PluginError> {
-    let invalid = |message: String| PluginError::Data {
-        plugin: plugin.manifest.name.clone(),
-        message: format!("table {}: {message}", table.name),
-    };
-    if bytes.is_empty() {
-        return Ok(Vec::new());
-    }
-    let reader = StreamReader::try_new(Cursor::new(bytes), None)
-        .map_err(|e| invalid(format!("not an Arrow IPC stream: {e}")))?;
-    let declared = table.schema.fields();
-    let sent = reader.schema();
-    if sent.fields().len() != declared.len()
-        || sent
-            .fields()
-            .iter()
-            .zip(declared.iter())
-            .any(|(a, b)| a.name() != b.name() || a.data_type() != b.data_type())
-    {
-        return Err(invalid(format!(
-            "rows with columns {:?}, but the table declares {:?}",
-            sent.fields()
-                .iter()
-                .map(|f| format!("{} {}", f.name(), f.data_type()))
-                .collect::<Vec<_>>(),
-            declared
-                .iter()
-                .map(|f| format!("{} {}", f.name(), f.data_type()))
-                .collect::<Vec<_>>()
-        )));
-    }
-    reader
-        .map(|batch| batch.map_err(|e| invalid(format!("bad record batch: {e}"))))
         .collect()
 }

@@ -52,7 +52,8 @@ pub struct ConfigOption {
     /// Whether a source must set it.
     #[serde(default)]
     pub required: bool,
-    /// Its value when a source does not set it.
+    /// Its value when a source does not set it (a TOML string, number or boolean).
+    #[serde(default, deserialize_with = "scalar_text")]
     pub default: Option<String>,
     /// Whether `CREATE EXTERNAL TABLE … LOCATION` sets it.
     #[serde(default)]
@@ -63,6 +64,24 @@ pub struct ConfigOption {
     /// What it means.
     #[serde(default)]
     pub description: String,
+}
+
+/// A TOML string, integer, float or boolean, as the text a source option holds.
+fn scalar_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    use serde::de::Error;
+    Ok(match Option::<toml::Value>::deserialize(d)? {
+        None => None,
+        Some(toml::Value::String(s)) => Some(s),
+        Some(toml::Value::Integer(i)) => Some(i.to_string()),
+        Some(toml::Value::Float(f)) => Some(f.to_string()),
+        Some(toml::Value::Boolean(b)) => Some(b.to_string()),
+        Some(other) => {
+            return Err(D::Error::custom(format!(
+                "default must be a string, number or boolean, not {}",
+                other.type_str()
+            )));
+        }
+    })
 }
 
 fn default_memory_limit_mb() -> u64 {
@@ -165,11 +184,13 @@ mod tests {
         write(
             dir.path(),
             "name = \"pbx\"\nversion = \"0.1.0\"\nkind = \"connector\"\napi = \"0.1.0\"\n\
-             allowed_paths = [\"{path}\"]\n[config.path]\ntype = \"path\"\nrequired = true\n",
+             allowed_paths = [\"{path}\"]\n[config.path]\ntype = \"path\"\nrequired = true\n\
+             [config.rows]\ntype = \"integer\"\ndefault = 100\n",
         );
         let manifest = Manifest::load(dir.path()).unwrap();
         assert_eq!(manifest.memory_limit_mb, 128);
         assert!(manifest.config["path"].required);
+        assert_eq!(manifest.config["rows"].default.as_deref(), Some("100"));
         assert_eq!(manifest.wasm_path(dir.path()), dir.path().join("pbx.wasm"));
     }
 }

@@ -1,4 +1,4 @@
-//! The `spirit` command line: `serve`, `demo`, `sql`, `user add` and `plugin test`.
+//! The `spirit` command line: `serve`, `demo`, `sql`, `user add` and `plugin new|build|test`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -9,7 +9,9 @@ use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand};
 use spirit_core::config::{LogFormat, Role};
 use spirit_core::demo::{DemoOptions, DemoSummary};
+use spirit_core::engine::Extension;
 use spirit_core::{Config, Engine};
+use spirit_plugins::Registry;
 use tokio::net::TcpListener;
 use tracing::info;
 
@@ -78,6 +80,24 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum PluginCommand {
+    /// Create a connector plugin crate that builds and loads as it is.
+    New {
+        /// Its name: lower-case letters, digits and underscores (the `STORED AS` name).
+        name: String,
+        /// Where to create its directory.
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Build a plugin crate to a WebAssembly component (installing the toolchain if missing):
+    /// writes dist/<name>/{<name>.wasm, plugin.toml}.
+    Build {
+        /// The plugin crate's directory.
+        #[arg(default_value = ".")]
+        path: PathBuf,
+        /// Also install it into this plugins directory (the engine reloads it at once).
+        #[arg(long, value_name = "DIR")]
+        install: Option<PathBuf>,
+    },
     /// Load a plugin as the engine does and print its tables and their first rows.
     Test {
         /// The plugin's directory (plugin.toml and <name>.wasm), or its .wasm file.
@@ -133,7 +153,7 @@ impl Cli {
                 end_date,
             } => {
                 init_logging(config.log_format);
-                let engine = Engine::open(config.clone()).await?;
+                let engine = open_engine(config.clone()).await?;
                 let options = DemoOptions {
                     scale: scale.unwrap_or(config.demo_scale),
                     seed: seed.unwrap_or(config.demo_seed),
@@ -169,6 +189,24 @@ impl Cli {
                 Ok(())
             }
             Command::Plugin {
+                command: PluginCommand::New { name, dir },
+            } => {
+                let root = crate::plugin_cli::new(&name, &dir)?;
+                println!(
+                    "created {}; build it with `spirit plugin build {}`",
+                    root.display(),
+                    root.display()
+                );
+                Ok(())
+            }
+            Command::Plugin {
+                command: PluginCommand::Build { path, install },
+            } => {
+                let out = crate::plugin_cli::build(&path, install.as_deref())?;
+                println!("built {}", out.display());
+                Ok(())
+            }
+            Command::Plugin {
                 command:
                     PluginCommand::Test {
                         path,
@@ -181,7 +219,7 @@ impl Cli {
                 crate::plugin_cli::test(&path, &options, rows, format)
             }
             Command::Sql { query, format } => {
-                let engine = Engine::open(config).await?;
+                let engine = open_engine(config).await?;
                 let batches = engine.sql(&query).await?.collect().await?;
                 write_batches(&mut std::io::stdout().lock(), &batches, format)
             }
@@ -192,7 +230,7 @@ impl Cli {
 async fn serve(config: Config) -> anyhow::Result<()> {
     let listen = config.pg_listen;
     let access = server::Access::from_config(&config, listen)?;
-    let engine = Engine::open(config.clone()).await?;
+    let engine = open_engine(config.clone()).await?;
     if engine.is_empty()? {
         info!(
             data_dir = %config.data_dir.display(),
@@ -224,6 +262,21 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         server::shutdown_signal(),
     )
     .await
+}
+
+/// Opens the engine with the plugins of `plugins_dir` loaded (their compiled code cached in
+/// the data dir) and, unless `plugins_reload_seconds` is 0, watched for changes.
+async fn open_engine(config: Config) -> anyhow::Result<Engine> {
+    let reload = (config.plugins_reload_seconds > 0)
+        .then(|| std::time::Duration::from_secs(config.plugins_reload_seconds));
+    let registry = Registry::new(
+        &config.plugins_dir(),
+        Some(&config.data_dir.join("plugin-cache")),
+        reload,
+    )?;
+    info!(dir = %registry.dir().display(), "plugins directory");
+    let extensions: [Arc<dyn Extension>; 1] = [registry];
+    Ok(Engine::open_with(config, &extensions).await?)
 }
 
 fn generate_demo(engine: &Engine, options: &DemoOptions) -> anyhow::Result<DemoSummary> {

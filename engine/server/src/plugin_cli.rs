@@ -1,7 +1,11 @@
-//! `spirit plugin test`: loads a plugin the way the engine does and prints its tables and the
-//! first rows of each, so an author sees what SQL will see.
+//! `spirit plugin new|build|test`: a plugin author's loop. `new` scaffolds a working connector
+//! crate, `build` compiles it to a WebAssembly component with the recipe of
+//! ../shared/TOOLCHAIN.md (installing Debian's wasm toolchain when missing) and lays it out as
+//! the engine loads it, and `test` loads it the way the engine does and prints its tables and
+//! the first rows of each, so the author sees what SQL will see.
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use anyhow::{Context, bail};
 use arrow::array::RecordBatch;
@@ -64,4 +68,267 @@ fn plugin_dir(path: &Path) -> PathBuf {
     } else {
         path.to_path_buf()
     }
+}
+
+/// Debian packages of the wasm32 toolchain (TOOLCHAIN.md); `rustc-web` builds std from source.
+const TOOLCHAIN_PACKAGES: &[&str] = &[
+    "rustc-web",
+    "cargo-web",
+    "rust-web-src",
+    "lld-22",
+    "wasi-libc",
+];
+
+/// Where the SDK is: this source tree's `sdk/rust` when the binary runs beside it, else the
+/// project's repository.
+fn sdk_dependency() -> String {
+    let tree = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sdk/rust");
+    match tree.canonicalize() {
+        Ok(path) if path.join("Cargo.toml").is_file() => {
+            format!("{{ path = {:?} }}", path.display().to_string())
+        }
+        _ => "{ git = \"https://github.com/spirit-tours/spirit-analytics\" }".to_string(),
+    }
+}
+
+/// Creates `<dir>/<name>`: a connector crate serving one table, its manifest and a README.
+pub fn new(name: &str, dir: &Path) -> anyhow::Result<PathBuf> {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        || name.starts_with(|c: char| c.is_ascii_digit())
+    {
+        bail!(
+            "plugin name {name:?}: use lower-case letters, digits and underscores, starting with a letter"
+        );
+    }
+    let root = dir.join(name);
+    if root.exists() {
+        bail!(
+            "{} already exists; choose another name or directory",
+            root.display()
+        );
+    }
+    std::fs::create_dir_all(root.join("src"))
+        .with_context(|| format!("creating {}", root.display()))?;
+    let files = [
+        (
+            "Cargo.toml",
+            scaffold::CARGO_TOML.replace("{sdk}", &sdk_dependency()),
+        ),
+        ("plugin.toml", scaffold::PLUGIN_TOML.to_string()),
+        ("src/lib.rs", scaffold::LIB_RS.to_string()),
+        ("README.md", scaffold::README.to_string()),
+        (".gitignore", "/target\n/dist\n".to_string()),
+    ];
+    for (file, text) in files {
+        std::fs::write(root.join(file), text.replace("{name}", name))
+            .with_context(|| format!("writing {}", root.join(file).display()))?;
+    }
+    Ok(root)
+}
+
+/// Builds the plugin crate in `dir` to `dir/dist/<name>/{<name>.wasm, plugin.toml}`, and copies
+/// that into `install` (a plugins directory) when given. Returns the output directory.
+pub fn build(dir: &Path, install: Option<&Path>) -> anyhow::Result<PathBuf> {
+    let manifest = spirit_plugins::manifest::Manifest::load(dir)?;
+    ensure_toolchain()?;
+    let target_dir =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| dir.join("target"), PathBuf::from);
+    let path = format!(
+        "/usr/lib/llvm-22/bin:/usr/bin:{}",
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let status = Command::new("/usr/bin/cargo")
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "-Zbuild-std=std,panic_abort",
+        ])
+        .current_dir(dir)
+        .env("PATH", path)
+        .env("RUSTC", "/usr/bin/rustc")
+        .env("RUSTC_BOOTSTRAP", "1")
+        .env("RUSTFLAGS", "-L /usr/lib/wasm32-wasi")
+        .env("CARGO_TARGET_DIR", &target_dir)
+        .status()
+        .context("running /usr/bin/cargo")?;
+    if !status.success() {
+        bail!("cargo build of {} failed ({status})", dir.display());
+    }
+    let wasm = target_dir.join(format!("wasm32-wasip2/release/{}.wasm", manifest.name));
+    let out = dir.join("dist").join(&manifest.name);
+    copy_plugin(dir, &wasm, &out)?;
+    if let Some(plugins_dir) = install {
+        copy_plugin(dir, &wasm, &plugins_dir.join(&manifest.name))?;
+    }
+    Ok(out)
+}
+
+/// Writes `wasm` and `dir/plugin.toml` into `to`, through a hidden directory renamed into place
+/// so a watching engine never sees half a plugin.
+fn copy_plugin(dir: &Path, wasm: &Path, to: &Path) -> anyhow::Result<()> {
+    let name = to
+        .file_name()
+        .context("plugin directory name")?
+        .to_string_lossy();
+    let parent = to.parent().context("plugin directory parent")?;
+    let staging = parent.join(format!(".{name}.new"));
+    let _ = std::fs::remove_dir_all(&staging);
+    std::fs::create_dir_all(&staging)?;
+    std::fs::copy(wasm, staging.join(format!("{name}.wasm")))
+        .with_context(|| format!("copying {}", wasm.display()))?;
+    std::fs::copy(dir.join("plugin.toml"), staging.join("plugin.toml"))?;
+    if to.exists() {
+        std::fs::remove_dir_all(to)?;
+    }
+    std::fs::rename(&staging, to)?;
+    Ok(())
+}
+
+/// Installs Debian's wasm32 toolchain packages that are missing (as root), or says how to.
+fn ensure_toolchain() -> anyhow::Result<()> {
+    let installed = |package: &str| {
+        Command::new("dpkg-query")
+            .args(["-W", "-f=${Status}", package])
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+    };
+    let missing: Vec<&str> = TOOLCHAIN_PACKAGES
+        .iter()
+        .copied()
+        .filter(|p| !installed(p))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let command = format!("apt-get install -y {}", missing.join(" "));
+    println!("installing the WebAssembly toolchain: {command}");
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    let (program, prefix): (&str, &[&str]) = if root {
+        ("apt-get", &[])
+    } else {
+        ("sudo", &["apt-get"])
+    };
+    let status = Command::new(program)
+        .args(prefix)
+        .args(["install", "-y", "-q"])
+        .args(&missing)
+        .status();
+    match status {
+        Ok(s) if s.success() => Ok(()),
+        _ => bail!("could not install the WebAssembly toolchain; run as root: {command}"),
+    }
+}
+
+/// The files `spirit plugin new` writes; `{name}` is the plugin's name.
+mod scaffold {
+    pub const CARGO_TOML: &str = r#"[package]
+name = "{name}"
+version = "0.1.0"
+edition = "2024"
+publish = false
+
+# A plugin is a WebAssembly component: `spirit plugin build` compiles this crate for
+# wasm32-wasip2 and writes dist/{name}/{{name}.wasm, plugin.toml}.
+[lib]
+crate-type = ["cdylib"]
+
+[dependencies]
+spirit-plugin-sdk = {sdk}
+
+# Its own workspace, wherever it is created.
+[workspace]
+"#;
+
+    pub const PLUGIN_TOML: &str = r#"# What the engine reads before loading {name}.wasm beside this file.
+name = "{name}"
+version = "0.1.0"
+kind = "connector"
+api = "0.1.0"
+description = "Numbers from 1 to `rows`, with their squares"
+
+# What the plugin may reach: hosts for host::http_get (a `{option}` takes the host of an
+# option's URL), directories for host::read_file and host::list_dir.
+allowed_hosts = []
+allowed_paths = []
+
+memory_limit_mb = 64
+timeout_ms = 10000
+
+# Options of CREATE EXTERNAL TABLE … OPTIONS (…); `location = true` is set by LOCATION.
+[config.rows]
+type = "integer"
+required = false
+default = "10"
+location = true
+description = "How many rows the table has"
+"#;
+
+    pub const LIB_RS: &str = r#"//! `{name}`: a Spirit Analytics connector. Replace the table and the scan with your source.
+//!
+//! ```sql
+//! CREATE EXTERNAL TABLE numbers STORED AS {name} LOCATION '100';
+//! SELECT sum(square) FROM numbers;
+//! ```
+
+use spirit_plugin_sdk::prelude::*;
+
+/// Rows per page: the engine asks for the next page with the cursor this one returns.
+const PAGE_ROWS: i64 = 1000;
+
+#[derive(Default)]
+struct Plugin;
+
+impl Connector for Plugin {
+    fn tables(&self) -> Result<Vec<Table>> {
+        let schema = Arc::new(Schema::new(vec![
+            column("n", DataType::Int64, false, "The number"),
+            column("square", DataType::Int64, false, "n times n"),
+        ]));
+        Ok(vec![Table::new("numbers", "Numbers and their squares", schema)])
+    }
+
+    fn scan(&self, request: &ScanRequest) -> Result<ScanPage> {
+        let rows: i64 = host::required_config("rows")?
+            .parse()
+            .map_err(|_| Error::invalid_config("rows must be a whole number"))?;
+        let start: i64 = request.cursor.as_deref().unwrap_or("1").parse().unwrap_or(1);
+        let end = (start + PAGE_ROWS - 1).min(rows);
+        let mut n = Int64Builder::new();
+        let mut square = Int64Builder::new();
+        for i in start..=end {
+            n.append_value(i);
+            square.append_value(i * i);
+        }
+        let schema = self.tables()?.remove(0).schema;
+        let batch = RecordBatch::try_new(schema, vec![Arc::new(n.finish()), Arc::new(square.finish())])?;
+        Ok(if end < rows {
+            ScanPage::more(vec![batch], (end + 1).to_string())
+        } else {
+            ScanPage::last(vec![batch])
+        })
+    }
+}
+
+export_connector!(Plugin);
+"#;
+
+    pub const README: &str = r#"# {name}
+
+A Spirit Analytics connector plugin.
+
+    spirit plugin build .                 # dist/{name}/{name}.wasm + plugin.toml
+    spirit plugin test dist/{name} --set rows=5
+    spirit plugin build . --install /path/to/data/plugins   # the engine loads it within a second
+
+Then, in SQL: `CREATE EXTERNAL TABLE numbers STORED AS {name} LOCATION '100';`
+The SDK's tutorial is sdk/README.md in the Spirit Analytics repository.
+"#;
 }

@@ -6,6 +6,7 @@ use datafusion::sql::sqlparser::parser::ParserError;
 use pgwire::api::{ClientInfo, ErrorHandler};
 use pgwire::error::{ErrorInfo, PgWireError};
 use spirit_core::SpiritError;
+use spirit_plugins::PluginError;
 
 /// SQLSTATE codes used by the engine.
 pub mod sqlstate {
@@ -96,7 +97,25 @@ pub fn classify(err: &(dyn std::error::Error + 'static)) -> (&'static str, Strin
 
 fn classify_datafusion(err: &DataFusionError) -> (&'static str, String) {
     let root = err.find_root();
+    if let DataFusionError::External(e) = root
+        && let Some(e) = e.downcast_ref::<PluginError>()
+    {
+        return (e.sqlstate(), e.to_string());
+    }
     let message = root.to_string();
+    if let Some(format) = message
+        .split_once("Unable to find factory for ")
+        .map(|(_, f)| f.trim().to_lowercase())
+    {
+        return (
+            sqlstate::UNDEFINED_OBJECT,
+            format!(
+                "STORED AS {format}: no such file format or plugin; the formats are CSV, \
+                 PARQUET, JSON, NDJSON, AVRO and ARROW, and the plugins are listed in \
+                 spirit.plugins"
+            ),
+        );
+    }
     if let Some(classified) = classify_store_message(&message) {
         return classified;
     }
