@@ -565,6 +565,7 @@ async fn a_hostile_plugin_gets_errors_naming_it_and_the_engine_keeps_serving() {
         ("ok", None),
         ("loop", Some(("57014", "time limit"))),
         ("alloc", Some(("53200", "memory limit"))),
+        ("huge_batch", Some(("53200", "memory limit"))),
         ("trap", Some(("XX000", "failed"))),
         ("panic", Some(("XX000", "failed"))),
         ("bad_ipc", Some(("22000", "not an arrow ipc stream"))),
@@ -677,8 +678,9 @@ async fn plugins_are_hot_reloaded_and_a_failed_reload_keeps_the_old_version() {
     assert!(message.contains("pbx_cdr"), "{message}");
 }
 
-#[test]
-fn plugin_new_scaffolds_a_crate_that_builds_and_loads() {
+#[tokio::test]
+async fn plugin_new_scaffolds_a_crate_that_builds_and_loads_without_a_restart() {
+    let (server, data_dir) = server_with_plugins(&[], &[]);
     let dir = tempfile::tempdir().unwrap();
     let out = spirit(&[
         "plugin",
@@ -690,8 +692,10 @@ fn plugin_new_scaffolds_a_crate_that_builds_and_loads() {
     assert!(out.status.success());
     let crate_dir = dir.path().join("hello_numbers");
     // The bundled plugins' target directory: std and arrow are built there already.
+    let plugins_dir = data_dir.path().join("plugins");
     let build = Command::new(spirit_bin())
-        .args(["plugin", "build", crate_dir.to_str().unwrap()])
+        .args(["plugin", "build", crate_dir.to_str().unwrap(), "--install"])
+        .arg(&plugins_dir)
         .env("CARGO_TARGET_DIR", cache_dir().join("plugins-target"))
         .output()
         .unwrap();
@@ -717,6 +721,22 @@ fn plugin_new_scaffolds_a_crate_that_builds_and_loads() {
     assert!(text.contains("table numbers:"), "{text}");
     assert!(text.contains("\n2500,6250000\n"), "{text}");
     assert!(text.contains("pages: 3,"), "{text}");
+    // Installed into the running server's plugins directory: queryable without a restart.
+    let client = server.connect().await;
+    wait_for(
+        &client,
+        "SELECT status FROM spirit.plugins WHERE name = 'hello_numbers'",
+        "loaded",
+    )
+    .await;
+    client
+        .simple_query("CREATE EXTERNAL TABLE numbers STORED AS hello_numbers LOCATION '2500'")
+        .await
+        .unwrap();
+    assert_eq!(
+        value(&client, "SELECT sum(square) FROM numbers WHERE n > 2000").await,
+        Some("2542791750".into())
+    );
     // A name the engine could not use is refused before anything is written.
     let bad = Command::new(spirit_bin())
         .args([

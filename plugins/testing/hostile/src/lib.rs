@@ -13,6 +13,7 @@
 //! | `alloc` | allocates until the memory limit stops it |
 //! | `trap` | executes `unreachable` |
 //! | `panic` | panics |
+//! | `huge_batch` | builds one page of 50 million rows (past its memory limit) |
 //! | `bad_ipc` | sends bytes that are not an Arrow IPC stream |
 //! | `lying_schema` | sends `id` as text |
 //! | `null_in_non_null` | sends a NULL `id` |
@@ -105,6 +106,14 @@ impl Guest for Hostile {
                 loop {
                     hoard.push(std::hint::black_box(vec![7u8; 1 << 20]));
                 }
+            }
+            "huge_batch" => {
+                let ids: ArrayRef = Arc::new(Int64Array::from_iter_values(0..50_000_000));
+                let labels: ArrayRef = Arc::new(StringArray::from(vec!["x"; 50_000_000]));
+                let schema = Arc::new(schema());
+                let batch = RecordBatch::try_new(Arc::clone(&schema), vec![ids, labels])
+                    .map_err(|e| fail(e.to_string()))?;
+                page(ipc(&schema, &[batch]), None)
             }
             "trap" => std::process::abort(),
             "panic" => panic!("the hostile plugin panics on purpose"),
