@@ -228,14 +228,6 @@ impl Plugin {
             .map_err(|e| self.guest_error(e))
     }
 
-    /// One page of a scan.
-    pub fn scan(&self, source: &Source, request: &ScanRequest) -> Result<ScanPage, PluginError> {
-        self.call(source, |connector, store| {
-            connector.call_scan(store, request)
-        })?
-        .map_err(|e| self.guest_error(e))
-    }
-
     fn guest_error(&self, error: GuestError) -> PluginError {
         PluginError::Guest {
             plugin: self.manifest.name.clone(),
@@ -251,6 +243,32 @@ impl Plugin {
         source: &Source,
         f: impl FnOnce(&Connector, &mut Store<State>) -> wasmtime::Result<T>,
     ) -> Result<T, PluginError> {
+        let mut store = self.store(source);
+        let result = self
+            .pre
+            .instantiate(&mut store)
+            .and_then(|connector| f(&connector, &mut store));
+        result.map_err(|e| self.trap_error(&store, e))
+    }
+
+    /// An instance for the pages of one scan. Its memory lives until the scan ends, so the pages
+    /// after the first do not pay for a new instance's memory (page faults were a fifth of a
+    /// scan's time); each call still gets the full time limit.
+    pub fn instance(&self, source: &Source) -> Result<Instance<'_>, PluginError> {
+        let mut store = self.store(source);
+        let connector = self
+            .pre
+            .instantiate(&mut store)
+            .map_err(|e| self.trap_error(&store, e))?;
+        Ok(Instance {
+            plugin: self,
+            store,
+            connector,
+        })
+    }
+
+    /// A store with the plugin's memory limit and time limit, for `source`.
+    fn store(&self, source: &Source) -> Store<State> {
         let limit = usize::try_from(self.manifest.memory_limit_mb << 20).unwrap_or(usize::MAX);
         let state = State {
             wasi: WasiCtx::builder().build(),
@@ -264,39 +282,61 @@ impl Plugin {
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limits);
+        self.arm_deadline(&mut store);
+        store.epoch_deadline_trap();
+        store
+    }
+
+    fn arm_deadline(&self, store: &mut Store<State>) {
         let ticks = self
             .manifest
             .timeout_ms
             .div_ceil(EPOCH_TICK.as_millis() as u64);
         store.set_epoch_deadline(ticks.max(1));
-        store.epoch_deadline_trap();
-        let result = self
-            .pre
-            .instantiate(&mut store)
-            .and_then(|connector| f(&connector, &mut store));
-        result.map_err(|e| {
-            let plugin = self.manifest.name.clone();
-            if store.data().limits.exceeded {
-                return PluginError::Memory {
-                    plugin,
-                    limit_mb: self.manifest.memory_limit_mb,
-                };
-            }
-            match e.downcast_ref::<Trap>() {
-                Some(Trap::Interrupt) => PluginError::Timeout {
-                    plugin,
-                    timeout_ms: self.manifest.timeout_ms,
-                },
-                Some(trap) => PluginError::Trap {
-                    plugin,
-                    message: trap.to_string(),
-                },
-                None => PluginError::Trap {
-                    plugin,
-                    message: format!("{e:#}"),
-                },
-            }
-        })
+    }
+
+    /// What a failed call ran into: the memory limit, the time limit, or a trap.
+    fn trap_error(&self, store: &Store<State>, e: wasmtime::Error) -> PluginError {
+        let plugin = self.manifest.name.clone();
+        if store.data().limits.exceeded {
+            return PluginError::Memory {
+                plugin,
+                limit_mb: self.manifest.memory_limit_mb,
+            };
+        }
+        match e.downcast_ref::<Trap>() {
+            Some(Trap::Interrupt) => PluginError::Timeout {
+                plugin,
+                timeout_ms: self.manifest.timeout_ms,
+            },
+            Some(trap) => PluginError::Trap {
+                plugin,
+                message: trap.to_string(),
+            },
+            None => PluginError::Trap {
+                plugin,
+                message: format!("{e:#}"),
+            },
+        }
+    }
+}
+
+/// One instance of a plugin, kept for the pages of one scan (see [`Plugin::instance`]). After
+/// an error it must be dropped.
+pub struct Instance<'a> {
+    plugin: &'a Plugin,
+    store: Store<State>,
+    connector: Connector,
+}
+
+impl Instance<'_> {
+    /// One page of a scan, within the plugin's time limit.
+    pub fn scan(&mut self, request: &ScanRequest) -> Result<ScanPage, PluginError> {
+        self.plugin.arm_deadline(&mut self.store);
+        self.connector
+            .call_scan(&mut self.store, request)
+            .map_err(|e| self.plugin.trap_error(&self.store, e))?
+            .map_err(|e| self.plugin.guest_error(e))
     }
 }
 

@@ -9,7 +9,7 @@ use arrow::datatypes::{Schema, SchemaRef};
 use arrow::ipc::reader::StreamReader;
 use arrow::record_batch::{RecordBatch, RecordBatchOptions};
 
-use crate::host::{Filter, ScanRequest};
+use crate::host::{Filter, Instance, ScanRequest};
 use crate::{Plugin, PluginError, Source, TableSchema};
 
 /// One decoded page.
@@ -37,6 +37,8 @@ pub struct Scan<'a> {
     cursor: Option<String>,
     rows: u64,
     finished: bool,
+    /// The instance serving the pages, made at the first.
+    instance: Option<Instance<'a>>,
 }
 
 impl<'a> Scan<'a> {
@@ -73,6 +75,7 @@ impl<'a> Scan<'a> {
             cursor: None,
             rows: 0,
             finished: false,
+            instance: None,
         })
     }
 
@@ -101,7 +104,11 @@ impl<'a> Scan<'a> {
             limit: self.limit.map(|l| l.saturating_sub(self.rows)),
             cursor: self.cursor.take(),
         };
-        let page = self.plugin.scan(self.source, &request)?;
+        let instance = match &mut self.instance {
+            Some(instance) => instance,
+            None => self.instance.insert(self.plugin.instance(self.source)?),
+        };
+        let page = instance.scan(&request)?;
         let batches = decode(self, &page.batches)?;
         self.rows += batches.iter().map(|b| b.num_rows() as u64).sum::<u64>();
         let satisfied = self.limit.is_some_and(|l| self.rows >= l);
