@@ -11,9 +11,9 @@ use crate::Result;
 /// A data source. Implement this, then export it with
 /// [`export_connector!`](crate::export_connector).
 ///
-/// The engine keeps one instance per source (one `CREATE EXTERNAL TABLE`) and calls it from one
-/// thread. Read config through [`host::config`](crate::host::config) inside the calls rather
-/// than caching it, so an `ALTER`ed source takes effect on the next scan.
+/// The engine makes a fresh instance of the component for each scan (kept for all its pages)
+/// and for each `tables` call, and calls it from one thread. Read config through
+/// [`host::config`](crate::host::config) inside the calls rather than caching it.
 pub trait Connector {
     /// The tables this source serves. Called when the source is created and before each scan,
     /// so keep it cheap: build schemas, don't fetch data.

@@ -110,7 +110,7 @@ pub mod __private {
 /// implementation of the `connector` world. Invoke it once, at the root of the plugin crate.
 ///
 /// The instance is created on the first call and lives as long as the engine's instance of the
-/// component, which is one per source. The plugin reports its crate name and version as its
+/// component: one scan (all its pages) or one `tables` call. The plugin reports its crate name and version as its
 /// identity; they must match `name` and `version` in `plugin.toml`.
 #[macro_export]
 macro_rules! export_connector {
