@@ -391,6 +391,18 @@ impl Drop for PaymentsApi {
     }
 }
 
+/// Creates table `name` over the payments API at `url`, with the token in secret `secret` and
+/// any `extra` options (`, 'key' 'value'…`).
+async fn create_payments(client: &Client, name: &str, url: &str, secret: &str, extra: &str) {
+    client
+        .simple_query(&format!(
+            "CREATE EXTERNAL TABLE {name} STORED AS payments_http LOCATION '{url}' \
+             OPTIONS ('token_secret' '{secret}'{extra})"
+        ))
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn payments_http_pages_through_a_real_http_server() {
     let api = PaymentsApi::start(false);
@@ -403,14 +415,7 @@ async fn payments_http_pages_through_a_real_http_server() {
         ],
     );
     let client = server.connect().await;
-    client
-        .simple_query(&format!(
-            "CREATE EXTERNAL TABLE provider_payments STORED AS payments_http LOCATION '{}' \
-             OPTIONS ('token_secret' 'PAYMENTS_TOKEN')",
-            api.url
-        ))
-        .await
-        .unwrap();
+    create_payments(&client, "provider_payments", &api.url, "PAYMENTS_TOKEN", "").await;
     let row = client
         .query_one(
             "SELECT count(*), sum(amount), count(DISTINCT currency), count(*) - count(customer) \
@@ -440,14 +445,14 @@ async fn payments_http_pages_through_a_real_http_server() {
     assert_eq!(api.requests() - before, 2);
 
     // A wrong token: the upstream's 401 is an error naming the plugin.
-    client
-        .simple_query(&format!(
-            "CREATE EXTERNAL TABLE provider_payments_denied STORED AS payments_http LOCATION '{}' \
-             OPTIONS ('token_secret' 'WRONG_TOKEN')",
-            api.url
-        ))
-        .await
-        .unwrap();
+    create_payments(
+        &client,
+        "provider_payments_denied",
+        &api.url,
+        "WRONG_TOKEN",
+        "",
+    )
+    .await;
     let (code, message) = failure(&client, "SELECT count(*) FROM provider_payments_denied").await;
     assert_eq!(code, "28000", "{message}");
     assert!(
@@ -456,14 +461,14 @@ async fn payments_http_pages_through_a_real_http_server() {
     );
 
     // A malformed page fails the query rather than skipping money.
-    client
-        .simple_query(&format!(
-            "CREATE EXTERNAL TABLE provider_payments_bad STORED AS payments_http LOCATION '{}' \
-             OPTIONS ('token_secret' 'PAYMENTS_TOKEN')",
-            bad_api.url
-        ))
-        .await
-        .unwrap();
+    create_payments(
+        &client,
+        "provider_payments_bad",
+        &bad_api.url,
+        "PAYMENTS_TOKEN",
+        "",
+    )
+    .await;
     let (code, message) = failure(&client, "SELECT count(*) FROM provider_payments_bad").await;
     assert_eq!(code, "22000", "{message}");
     assert!(
@@ -484,14 +489,14 @@ async fn accelerated_sources_are_served_from_the_store() {
         &[("PAYMENTS_TOKEN", PaymentsApi::TOKEN)],
     );
     let client = server.connect().await;
-    client
-        .simple_query(&format!(
-            "CREATE EXTERNAL TABLE provider_payments STORED AS payments_http LOCATION '{}' \
-             OPTIONS ('token_secret' 'PAYMENTS_TOKEN', 'refresh_interval' '1h')",
-            api.url
-        ))
-        .await
-        .unwrap();
+    create_payments(
+        &client,
+        "provider_payments",
+        &api.url,
+        "PAYMENTS_TOKEN",
+        ", 'refresh_interval' '1h'",
+    )
+    .await;
     wait_for(
         &client,
         "SELECT last_refresh_rows FROM spirit.sources WHERE name = 'provider_payments'",
