@@ -113,17 +113,6 @@ impl Registry {
         }
     }
 
-    /// Names of the loaded plugins.
-    pub fn loaded(&self) -> Vec<String> {
-        self.entries
-            .read()
-            .expect("lock")
-            .values()
-            .filter(|e| e.plugin.is_some())
-            .map(|e| e.name.clone())
-            .collect()
-    }
-
     /// Looks at the directory once: loads new plugins, reloads changed ones whose files have
     /// been stable since the last look (all of them when `settle` is false), forgets removed
     /// ones. Returns whether anything changed. Blocks while compiling.
@@ -395,8 +384,10 @@ impl Extension for Registry {
                 self.dir.display()
             );
         }
-        self.poll(false);
-        self.write_status();
+        // Rewritten even when nothing loaded: the rows of the previous run must go.
+        if !self.poll(false) {
+            self.write_status();
+        }
         self.watch();
         Ok(())
     }

@@ -121,10 +121,14 @@ pub struct Refresh {
 
 impl Refresh {
     /// Copies the whole source into `spirit_acceleration.<name>`, replacing the previous copy
-    /// in one transaction. Returns the rows copied.
-    pub fn run(&self, plugin: &Plugin) -> Result<u64, PluginError> {
+    /// in one transaction, unless `wanted` says (once the source is read) that the table has
+    /// been dropped meanwhile. Returns the rows copied.
+    pub fn run(&self, plugin: &Plugin, wanted: &dyn Fn() -> bool) -> Result<u64, PluginError> {
         let started = std::time::Instant::now();
         let result = read_table(plugin, &self.source, &self.table, None).and_then(|scan| {
+            if !wanted() {
+                return Ok(0);
+            }
             self.record
                 .store
                 .replace_table(
@@ -174,9 +178,11 @@ impl Refresh {
                 }
                 let refresh = Arc::clone(&self);
                 let plugin = Arc::clone(&plugin);
+                let owner = owner.clone();
                 let done = tokio::task::spawn_blocking(move || {
+                    let wanted = || owner.strong_count() > 0;
                     // The outcome is logged and recorded in spirit.sources.
-                    let _ = plugin().and_then(|plugin| refresh.run(&plugin));
+                    let _ = plugin().and_then(|plugin| refresh.run(&plugin, &wanted));
                 })
                 .await;
                 if done.is_err() {

@@ -381,6 +381,7 @@ impl TableProvider for PluginTable {
 }
 
 /// One scan of a plugin table, as a DataFusion partition.
+#[derive(Clone)]
 struct PluginStream {
     plugin: Arc<Plugin>,
     registry: Arc<Registry>,
@@ -460,17 +461,7 @@ impl PartitionStream for PluginStream {
 
     fn execute(&self, _ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
         let (tx, rx) = tokio::sync::mpsc::channel(2);
-        let scan = Self {
-            plugin: Arc::clone(&self.plugin),
-            registry: Arc::clone(&self.registry),
-            source: Arc::clone(&self.source),
-            table: self.table.clone(),
-            projection: self.projection.clone(),
-            schema: Arc::clone(&self.schema),
-            filters: self.filters.clone(),
-            limit: self.limit,
-            record: Arc::clone(&self.record),
-        };
+        let scan = self.clone();
         tokio::task::spawn_blocking(move || scan.run(&tx));
         let batches = futures::stream::unfold(rx, |mut rx| async move {
             rx.recv().await.map(|item| (item, rx))
