@@ -26,7 +26,7 @@ test: setup-test lint plugins-check
 plugins-check:
 	cd plugins && CARGO_TARGET_DIR=$(PLUGINS_NATIVE_TARGET) $(CARGO) clippy --locked --workspace --all-targets -- -D warnings
 	cd plugins && CARGO_TARGET_DIR=$(PLUGINS_NATIVE_TARGET) $(CARGO) test --locked --workspace
-	CARGO_TARGET_DIR=$(PLUGINS_NATIVE_TARGET) $(CARGO) test --locked --manifest-path sdk/rust/Cargo.toml
+	CARGO_TARGET_DIR=$(PLUGINS_NATIVE_TARGET) $(CARGO) test --locked --manifest-path sdk/rust/Cargo.toml --all-features
 
 # Always the whole workspace: building one package would resolve other dependency features and
 # recompile DataFusion instead of reusing the test build.

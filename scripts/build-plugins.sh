@@ -13,8 +13,19 @@ test_out="${SPIRIT_TEST_PLUGINS_OUT:-$HOME/.cache/spirit/test-plugins}"
 export CARGO_TARGET_DIR="${SPIRIT_PLUGINS_TARGET:-$HOME/.cache/spirit/plugins-target}"
 export PATH="/usr/lib/llvm-22/bin:/usr/bin:$PATH"
 export RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 RUSTFLAGS="-L /usr/lib/wasm32-wasi"
-(cd plugins && /usr/bin/cargo build --quiet --release --locked --target wasm32-wasip2 \
-  -Zbuild-std=std,panic_abort)
+# Connectors and models are built by separate cargo runs: a plugin enables the SDK's `connector`
+# or `model` feature, and one run would unify them, linking both worlds into every component.
+packages_of_kind() {
+  local kind="$1" toml
+  for toml in plugins/*/plugin.toml plugins/testing/*/plugin.toml; do
+    grep -q "^kind = \"$kind\"" "$toml" && echo "-p $(basename "$(dirname "$toml")")"
+  done
+}
+for kind in connector model; do
+  # shellcheck disable=SC2046 # one word per package flag
+  (cd plugins && /usr/bin/cargo build --quiet --release --locked --target wasm32-wasip2 \
+    -Zbuild-std=std,panic_abort $(cd .. && packages_of_kind "$kind"))
+done
 # Each plugin directory is written whole into a temporary one and renamed into place, so an
 # engine watching the output never loads a half-copied plugin.
 install_plugins() {

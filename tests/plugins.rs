@@ -12,91 +12,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use spirit_tests::{ServerOptions, SpiritServer, demo_template, spirit, spirit_bin, sqlstate};
-use tempfile::TempDir;
+use spirit_tests::plugins::{
+    built_plugins, cache_dir, failure, install, server_with_plugins, value,
+};
+use spirit_tests::{spirit, spirit_bin};
 use tokio_postgres::Client;
-
-/// Where scripts/build-plugins.sh put the built plugins.
-fn built_plugins() -> PathBuf {
-    std::env::var_os("SPIRIT_PLUGINS_OUT")
-        .map_or_else(|| cache_dir().join("plugins"), PathBuf::from)
-}
-
-/// Where scripts/build-plugins.sh put the test-only plugins (plugins/testing).
-fn test_plugins() -> PathBuf {
-    std::env::var_os("SPIRIT_TEST_PLUGINS_OUT")
-        .map_or_else(|| cache_dir().join("test-plugins"), PathBuf::from)
-}
-
-fn cache_dir() -> PathBuf {
-    PathBuf::from(std::env::var("HOME").expect("HOME")).join(".cache/spirit")
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap().flatten() {
-        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
-    }
-}
-
-/// A server on a copy of the demo data whose plugins directory holds `plugins` (names from the
-/// bundled and test plugins), with `env` set.
-fn server_with_plugins(plugins: &[&str], env: &[(&str, &str)]) -> (SpiritServer, TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(
-        demo_template().join("store.duckdb"),
-        dir.path().join("store.duckdb"),
-    )
-    .unwrap();
-    for name in plugins {
-        install(dir.path(), name);
-    }
-    let server = SpiritServer::start_with(ServerOptions {
-        data_dir: Some(dir.path().to_path_buf()),
-        env: env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-        ..Default::default()
-    });
-    (server, dir)
-}
-
-/// Copies plugin `name` into the plugins directory of data dir `data_dir`.
-fn install(data_dir: &Path, name: &str) {
-    let from = [built_plugins(), test_plugins()]
-        .into_iter()
-        .map(|dir| dir.join(name))
-        .find(|dir| dir.is_dir())
-        .unwrap_or_else(|| panic!("plugin {name} not built; run scripts/build-plugins.sh"));
-    copy_dir(&from, &data_dir.join("plugins").join(name));
-}
-
-/// The error of `sql`, which must fail: (SQLSTATE, message).
-async fn failure(client: &Client, sql: &str) -> (String, String) {
-    let err = client
-        .simple_query(sql)
-        .await
-        .expect_err(&format!("{sql} must fail"));
-    let message = err
-        .as_db_error()
-        .map(|e| e.message().to_string())
-        .unwrap_or_else(|| err.to_string());
-    (sqlstate(&err), message)
-}
-
-/// The first column of the first row of `sql`, as text; `None` for NULL or no row.
-async fn value(client: &Client, sql: &str) -> Option<String> {
-    client
-        .simple_query(sql)
-        .await
-        .expect(sql)
-        .into_iter()
-        .find_map(|message| match message {
-            tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
-            _ => None,
-        })
-}
 
 /// Waits up to 30 s for `sql` to return `want`.
 async fn wait_for(client: &Client, sql: &str, want: &str) {

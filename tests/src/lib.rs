@@ -4,6 +4,7 @@
 //! into the target directory and copied for each server, so every test starts from the same data
 //! and may change it freely.
 
+pub mod plugins;
 pub mod raw;
 
 use std::io::{BufRead, BufReader};

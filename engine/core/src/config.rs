@@ -64,6 +64,9 @@ pub struct Config {
     /// Seconds between checks of `plugins_dir` for new, changed or removed plugins; 0 turns
     /// hot reload off.
     pub plugins_reload_seconds: u64,
+    /// Hours after which the domain prediction models (churn_risk, demand_forecast …) are
+    /// retrained from the store's history, and their cached answers dropped.
+    pub ml_retrain_hours: u64,
 }
 
 /// The user that exists when no users are configured (password `spirit`, role admin).
@@ -161,6 +164,7 @@ impl Default for Config {
             tls_key: None,
             plugins_dir: None,
             plugins_reload_seconds: 1,
+            ml_retrain_hours: 24,
         }
     }
 }
@@ -185,6 +189,7 @@ const KEYS: &[&str] = &[
     "tls_key",
     "plugins_dir",
     "plugins_reload_seconds",
+    "ml_retrain_hours",
 ];
 
 impl Config {

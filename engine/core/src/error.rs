@@ -52,3 +52,30 @@ impl From<SpiritError> for DataFusionError {
         }
     }
 }
+
+/// An error that carries its own SQLSTATE: raised inside query execution by the engine's own
+/// functions (the ML table functions, reports), and sent to the client with that code.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct SqlStateError {
+    /// The SQLSTATE, e.g. `22023`.
+    pub code: &'static str,
+    /// What went wrong and what to change.
+    pub message: String,
+}
+
+impl SqlStateError {
+    /// An error with `code` and `message`.
+    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<SqlStateError> for DataFusionError {
+    fn from(err: SqlStateError) -> Self {
+        DataFusionError::External(Box::new(err))
+    }
+}

@@ -37,4 +37,4 @@ pub mod telemetry;
 
 pub use config::Config;
 pub use engine::Engine;
-pub use error::{Result, SpiritError};
+pub use error::{Result, SpiritError, SqlStateError};

@@ -26,14 +26,28 @@ mod bindings {
     });
 }
 
-/// The WIT types the engine exchanges with connectors.
+/// The bindings of the `model` world, sharing the connector world's `host` and `types`.
+mod model_bindings {
+    wasmtime::component::bindgen!({
+        world: "model",
+        path: "../../sdk/wit",
+        with: {
+            "spirit:plugin/host": super::bindings::spirit::plugin::host,
+            "spirit:plugin/types": super::bindings::spirit::plugin::types,
+        },
+    });
+}
+
+/// The WIT types the engine exchanges with plugins.
 pub use bindings::spirit::plugin::types::{
-    ErrorKind, Filter, FilterOp, Literal, PluginError as GuestError, ScanPage, ScanRequest,
-    TableInfo,
+    AlgorithmInfo, ErrorKind, Filter, FilterOp, ForecastRequest, ForecastResult, Literal,
+    PluginError as GuestError, PredictRequest, ScanPage, ScanRequest, TableInfo, Task,
+    TrainRequest, TrainedModel,
 };
 
 use bindings::spirit::plugin::host::{HttpResponse, LogLevel};
 use bindings::{Connector, ConnectorPre};
+use model_bindings::{Model, ModelPre};
 
 /// How often the epoch advances: the resolution of every time limit.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -96,8 +110,8 @@ impl Runtime {
     }
 
     /// Loads the plugin in `dir` (its `plugin.toml` and `<name>.wasm`): checks the manifest,
-    /// compiles the component, checks that it implements the connector world, and that its
-    /// `metadata()` matches the manifest.
+    /// compiles the component, checks that it implements the world its manifest's `kind`
+    /// names, and that its `metadata()` matches the manifest.
     pub fn load(&self, dir: &Path) -> Result<Plugin, PluginError> {
         let manifest = Manifest::load(dir)?;
         let wasm = manifest.wasm_path(dir);
@@ -106,28 +120,34 @@ impl Runtime {
                 plugin: manifest.name.clone(),
                 message: format!("{} is not a WebAssembly component: {e}", wasm.display()),
             })?;
-        let pre = self
-            .linker
-            .instantiate_pre(&component)
-            .and_then(ConnectorPre::new)
-            .map_err(|e| PluginError::Invalid {
-                plugin: manifest.name.clone(),
-                message: format!(
-                    "{} does not implement spirit:plugin/connector@{}: {e}",
-                    wasm.display(),
-                    crate::API_VERSION
-                ),
-            })?;
+        let not_implemented = |e: wasmtime::Error| PluginError::Invalid {
+            plugin: manifest.name.clone(),
+            message: format!(
+                "{} does not implement spirit:plugin/{}@{}: {e}",
+                wasm.display(),
+                manifest.kind,
+                crate::API_VERSION
+            ),
+        };
+        let pre = self.linker.instantiate_pre(&component);
+        let world = if manifest.kind == MODEL {
+            World::Model(pre.and_then(ModelPre::new).map_err(not_implemented)?)
+        } else {
+            World::Connector(pre.and_then(ConnectorPre::new).map_err(not_implemented)?)
+        };
         let plugin = Plugin {
             manifest,
             wasm,
-            pre,
+            world,
             engine: self.engine.clone(),
             logged_error: Arc::default(),
         };
-        let metadata = plugin.call(&Source::default(), |connector, store| {
-            connector.call_metadata(store)
-        })?;
+        let metadata = match &plugin.world {
+            World::Connector(_) => plugin.call(&Source::default(), |connector, store| {
+                connector.call_metadata(store)
+            })?,
+            World::Model(_) => plugin.call_model(|model, store| model.call_metadata(store))?,
+        };
         if metadata.name != plugin.manifest.name || metadata.version != plugin.manifest.version {
             return Err(PluginError::Invalid {
                 plugin: plugin.manifest.name.clone(),
@@ -141,13 +161,22 @@ impl Runtime {
     }
 }
 
+/// The manifest `kind` of a model plugin.
+pub const MODEL: &str = "model";
+
+/// The world a plugin implements, ready to instantiate.
+enum World {
+    Connector(ConnectorPre<State>),
+    Model(ModelPre<State>),
+}
+
 /// A loaded plugin: its manifest and its compiled component, ready to instantiate.
 pub struct Plugin {
     /// Its manifest.
     pub manifest: Manifest,
     /// The component file.
     pub wasm: PathBuf,
-    pre: ConnectorPre<State>,
+    world: World,
     engine: Engine,
     logged_error: Arc<LoggedError>,
 }
@@ -236,6 +265,21 @@ impl Plugin {
         }
     }
 
+    /// Whether the plugin is a model (else a connector).
+    pub fn is_model(&self) -> bool {
+        matches!(self.world, World::Model(_))
+    }
+
+    fn connector_pre(&self) -> Result<&ConnectorPre<State>, PluginError> {
+        match &self.world {
+            World::Connector(pre) => Ok(pre),
+            World::Model(_) => Err(PluginError::Config {
+                plugin: self.manifest.name.clone(),
+                message: "it is a model plugin, not a source connector".into(),
+            }),
+        }
+    }
+
     /// Runs `f` on a fresh instance within the plugin's limits; traps become errors naming the
     /// plugin and what it ran into.
     fn call<T>(
@@ -243,21 +287,62 @@ impl Plugin {
         source: &Source,
         f: impl FnOnce(&Connector, &mut Store<State>) -> wasmtime::Result<T>,
     ) -> Result<T, PluginError> {
+        let pre = self.connector_pre()?;
         let mut store = self.store(source);
-        let result = self
-            .pre
+        let result = pre
             .instantiate(&mut store)
             .and_then(|connector| f(&connector, &mut store));
         result.map_err(|e| self.trap_error(&store, e))
+    }
+
+    /// [`Plugin::call`] for a model plugin (no source: models get no options).
+    fn call_model<T>(
+        &self,
+        f: impl FnOnce(&Model, &mut Store<State>) -> wasmtime::Result<T>,
+    ) -> Result<T, PluginError> {
+        let World::Model(pre) = &self.world else {
+            return Err(PluginError::Config {
+                plugin: self.manifest.name.clone(),
+                message: "it is a source connector, not a model plugin".into(),
+            });
+        };
+        let mut store = self.store(&Source::default());
+        let result = pre
+            .instantiate(&mut store)
+            .and_then(|model| f(&model, &mut store));
+        result.map_err(|e| self.trap_error(&store, e))
+    }
+
+    /// The algorithms a model plugin offers.
+    pub fn algorithms(&self) -> Result<Vec<AlgorithmInfo>, PluginError> {
+        self.call_model(|model, store| model.call_algorithms(store))
+    }
+
+    /// Trains one of a model plugin's algorithms.
+    pub fn train(&self, request: &TrainRequest) -> Result<TrainedModel, PluginError> {
+        self.call_model(|model, store| model.call_train(store, request))?
+            .map_err(|e| self.guest_error(e))
+    }
+
+    /// Predicts with an artifact `train` made: an Arrow IPC stream with a `prediction` column.
+    pub fn predict(&self, request: &PredictRequest) -> Result<Vec<u8>, PluginError> {
+        self.call_model(|model, store| model.call_predict(store, request))?
+            .map_err(|e| self.guest_error(e))
+    }
+
+    /// Forecasts a series.
+    pub fn forecast(&self, request: &ForecastRequest) -> Result<ForecastResult, PluginError> {
+        self.call_model(|model, store| model.call_forecast(store, request))?
+            .map_err(|e| self.guest_error(e))
     }
 
     /// An instance for the pages of one scan. Its memory lives until the scan ends, so the pages
     /// after the first do not pay for a new instance's memory (page faults were a fifth of a
     /// scan's time); each call still gets the full time limit.
     pub fn instance(&self, source: &Source) -> Result<Instance<'_>, PluginError> {
+        let pre = self.connector_pre()?;
         let mut store = self.store(source);
-        let connector = self
-            .pre
+        let connector = pre
             .instantiate(&mut store)
             .map_err(|e| self.trap_error(&store, e))?;
         Ok(Instance {

@@ -16,7 +16,7 @@ pub struct Manifest {
     pub name: String,
     /// Its version; the component's `metadata()` must report the same.
     pub version: String,
-    /// `connector` (the model world comes with the ML issue).
+    /// `connector` (a data source) or `model` (algorithms for the ML functions).
     pub kind: String,
     /// The WIT API version it implements (`spirit:plugin@<api>`).
     pub api: String,
@@ -97,7 +97,7 @@ fn default_option_type() -> String {
 }
 
 /// Kinds of plugin this engine loads.
-const KINDS: &[&str] = &["connector"];
+const KINDS: &[&str] = &["connector", "model"];
 
 impl Manifest {
     /// Reads and checks `dir/plugin.toml`.

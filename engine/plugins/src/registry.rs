@@ -113,6 +113,17 @@ impl Registry {
         }
     }
 
+    /// The loaded model plugins, by name.
+    pub fn models(&self) -> Vec<Arc<Plugin>> {
+        self.entries
+            .read()
+            .expect("lock")
+            .values()
+            .filter_map(|e| e.plugin.clone())
+            .filter(|p| p.is_model())
+            .collect()
+    }
+
     /// Looks at the directory once: loads new plugins, reloads changed ones whose files have
     /// been stable since the last look (all of them when `settle` is false), forgets removed
     /// ones. Returns whether anything changed. Blocks while compiling.
@@ -237,7 +248,9 @@ impl Registry {
                     "plugin loaded from {}",
                     dir.display()
                 );
-                self.register_factory(&plugin.manifest.name);
+                if !plugin.is_model() {
+                    self.register_factory(&plugin.manifest.name);
+                }
                 Entry {
                     stamp,
                     name: plugin.manifest.name.clone(),

@@ -275,7 +275,9 @@ async fn open_engine(config: Config) -> anyhow::Result<Engine> {
         reload,
     )?;
     info!(dir = %registry.dir().display(), "plugins directory");
-    let extensions: [Arc<dyn Extension>; 1] = [registry];
+    let retrain = std::time::Duration::from_secs(config.ml_retrain_hours.max(1) * 3600);
+    let ml = spirit_ml::Ml::new(Arc::clone(&registry), retrain);
+    let extensions: [Arc<dyn Extension>; 2] = [registry, ml];
     Ok(Engine::open_with(config, &extensions).await?)
 }
 

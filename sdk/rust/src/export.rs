@@ -88,7 +88,7 @@ pub fn scan<C: Connector>(
 
 /// Runs one export call, turning the SDK error into the WIT one.
 fn guarded<T>(call: impl FnOnce() -> Result<T>) -> Result<T, wit::PluginError> {
-    install_panic_hook();
+    crate::panic_hook::install();
     call().map_err(|error| wit::PluginError {
         kind: match error.kind() {
             ErrorKind::InvalidConfig => wit::ErrorKind::InvalidConfig,
@@ -101,22 +101,6 @@ fn guarded<T>(call: impl FnOnce() -> Result<T>) -> Result<T, wit::PluginError> {
         message: error.message().to_owned(),
     })
 }
-
-/// A panic aborts the instance (wasm has no unwinding) and the engine sees only a trap, so the
-/// message goes to the engine's log first, where it becomes the plugin's `last_error`.
-#[cfg(target_arch = "wasm32")]
-fn install_panic_hook() {
-    static HOOK: std::sync::Once = std::sync::Once::new();
-    HOOK.call_once(|| {
-        std::panic::set_hook(Box::new(|info| {
-            crate::host::log(crate::host::Level::Error, &format!("panicked: {info}"));
-        }));
-    });
-}
-
-/// Native builds (the SDK's own tests) have no host to log to.
-#[cfg(not(target_arch = "wasm32"))]
-fn install_panic_hook() {}
 
 fn scan_request(request: wit::ScanRequest) -> ScanRequest {
     ScanRequest {

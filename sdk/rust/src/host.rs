@@ -6,7 +6,10 @@
 //! limit, and a request outside the manifest's `allowed_hosts` ends the call with an error the
 //! engine reports against the plugin.
 
+#[cfg(feature = "connector")]
 use crate::bindings::spirit::plugin::host as wit;
+#[cfg(not(feature = "connector"))]
+use crate::model_bindings::spirit::plugin::host as wit;
 use crate::{Error, Result};
 
 /// The most [`read_file_range`] returns per call, and what [`read_file`] asks for at a time.

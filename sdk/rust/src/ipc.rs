@@ -6,7 +6,53 @@ use arrow_schema::Schema;
 
 use crate::Result;
 
+/// A model request's data: an IPC stream of Float64 columns, NULL read as NaN.
+#[cfg(feature = "model")]
+pub(crate) fn decode_features(bytes: &[u8]) -> Result<crate::Features> {
+    use arrow_array::Array;
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::Float64Type;
+    use arrow_ipc::reader::StreamReader;
+    use arrow_schema::DataType;
+
+    use crate::Error;
+
+    let reader = StreamReader::try_new(bytes, None)
+        .map_err(|e| Error::invalid_data(format!("the engine sent unreadable Arrow IPC: {e}")))?;
+    let schema = reader.schema();
+    let mut features = crate::Features {
+        names: schema.fields().iter().map(|f| f.name().clone()).collect(),
+        columns: vec![Vec::new(); schema.fields().len()],
+    };
+    if let Some(field) = schema
+        .fields()
+        .iter()
+        .find(|f| f.data_type() != &DataType::Float64)
+    {
+        return Err(Error::invalid_data(format!(
+            "column '{}' is {}, not Float64",
+            field.name(),
+            field.data_type()
+        )));
+    }
+    for batch in reader {
+        let batch: RecordBatch = batch?;
+        for (column, array) in features.columns.iter_mut().zip(batch.columns()) {
+            let array = array.as_primitive::<Float64Type>();
+            column.extend((0..array.len()).map(|i| {
+                if array.is_null(i) {
+                    f64::NAN
+                } else {
+                    array.value(i)
+                }
+            }));
+        }
+    }
+    Ok(features)
+}
+
 /// `schema` as an IPC stream with no batches: how `table-info.schema` travels.
+#[cfg(feature = "connector")]
 pub(crate) fn encode_schema(schema: &Schema) -> Result<Vec<u8>> {
     encode(schema, &[])
 }

@@ -44,26 +44,43 @@
 //! wasm32-wasip2); `plugins/pbx_cdr` and `plugins/payments_http` are complete, built ones, and
 //! `sdk/README.md` walks from an empty folder to a loaded plugin.
 
+#[cfg(not(any(feature = "connector", feature = "model")))]
+compile_error!("enable the `connector` feature (a data source) or the `model` feature (a model)");
+
+#[cfg(feature = "connector")]
 mod connector;
 mod error;
+#[cfg(feature = "connector")]
 mod export;
 pub mod host;
 mod ipc;
+#[cfg(feature = "model")]
+mod model;
+#[cfg(feature = "model")]
+mod model_export;
+mod panic_hook;
 #[cfg(all(target_arch = "wasm32", target_os = "wasi", feature = "pthread-shim"))]
 mod pthread_shim;
 
 pub use arrow_array;
 pub use arrow_schema;
+#[cfg(feature = "connector")]
 pub use connector::{
     Connector, DESCRIPTION_KEY, Filter, FilterOp, Literal, ScanPage, ScanRequest, Table, column,
 };
 pub use error::{Error, ErrorKind, Result};
+#[cfg(feature = "model")]
+pub use model::{
+    Algorithm, Features, Forecast, ForecastRequest, Model, PredictRequest, Task, TrainRequest,
+    Trained,
+};
 
 /// The `spirit:plugin` WIT package version this SDK implements; a plugin's manifest declares
 /// it as `api`.
 pub const API_VERSION: &str = "0.1.0";
 
 /// Everything a connector usually needs, in one `use`.
+#[cfg(feature = "connector")]
 pub mod prelude {
     pub use std::sync::Arc;
 
@@ -81,8 +98,19 @@ pub mod prelude {
     };
 }
 
+/// Everything a model plugin usually needs, in one `use`.
+#[cfg(feature = "model")]
+pub mod model_prelude {
+    pub use crate::host::{self, Level};
+    pub use crate::{
+        Algorithm, Error, ErrorKind, Features, Forecast, ForecastRequest, Model, PredictRequest,
+        Result, Task, TrainRequest, Trained, export_model,
+    };
+}
+
 /// Generated bindings of the `connector` world. Public only because [`export_connector!`]
 /// expands in the plugin's crate and must reach them.
+#[cfg(feature = "connector")]
 #[doc(hidden)]
 #[allow(unsafe_code, missing_docs, unused_qualifications, clippy::all)]
 pub mod bindings {
@@ -96,7 +124,105 @@ pub mod bindings {
     });
 }
 
+/// Generated bindings of the `model` world, for [`export_model!`]. A separate feature from the
+/// connector world: a component carries the WIT of every world linked into it and must
+/// implement them all, so a plugin enables exactly one.
+#[cfg(feature = "model")]
+#[doc(hidden)]
+#[allow(unsafe_code, missing_docs, unused_qualifications, clippy::all)]
+pub mod model_bindings {
+    wit_bindgen::generate!({
+        world: "model",
+        path: "../wit",
+        pub_export_macro: true,
+        export_macro_name: "export_model_world",
+        default_bindings_module: "spirit_plugin_sdk::model_bindings",
+    });
+}
+
+/// What [`export_model!`] expands to refers to; not part of the API.
+#[cfg(feature = "model")]
+#[doc(hidden)]
+pub mod __private_model {
+    pub use crate::model_bindings::Guest;
+    pub use crate::model_bindings::spirit::plugin::types::{
+        AlgorithmInfo, ForecastRequest, ForecastResult, PluginError, PluginMetadata,
+        PredictRequest, TrainRequest, TrainedModel,
+    };
+    pub use crate::model_export::{algorithms, forecast, predict, train};
+
+    /// The `metadata` export.
+    pub fn metadata(name: &str, version: &str) -> PluginMetadata {
+        PluginMetadata {
+            name: name.to_owned(),
+            version: version.to_owned(),
+        }
+    }
+}
+
+/// Makes `$model` (a type implementing [`Model`] and [`Default`]) the plugin's implementation
+/// of the `model` world. Invoke it once, at the root of the plugin crate, with the SDK's
+/// `model` feature on and `connector` off.
+#[cfg(feature = "model")]
+#[macro_export]
+macro_rules! export_model {
+    ($model:ty) => {
+        const _: () = {
+            struct SpiritModel;
+
+            ::std::thread_local! {
+                static MODEL: $model = <$model as ::core::default::Default>::default();
+            }
+
+            impl $crate::__private_model::Guest for SpiritModel {
+                fn metadata() -> $crate::__private_model::PluginMetadata {
+                    $crate::__private_model::metadata(
+                        ::core::env!("CARGO_PKG_NAME"),
+                        ::core::env!("CARGO_PKG_VERSION"),
+                    )
+                }
+
+                fn algorithms() -> ::std::vec::Vec<$crate::__private_model::AlgorithmInfo> {
+                    MODEL.with(|model| $crate::__private_model::algorithms(model))
+                }
+
+                fn train(
+                    request: $crate::__private_model::TrainRequest,
+                ) -> ::core::result::Result<
+                    $crate::__private_model::TrainedModel,
+                    $crate::__private_model::PluginError,
+                > {
+                    MODEL.with(|model| $crate::__private_model::train(model, request))
+                }
+
+                fn predict(
+                    request: $crate::__private_model::PredictRequest,
+                ) -> ::core::result::Result<
+                    ::std::vec::Vec<u8>,
+                    $crate::__private_model::PluginError,
+                > {
+                    MODEL.with(|model| $crate::__private_model::predict(model, request))
+                }
+
+                fn forecast(
+                    request: $crate::__private_model::ForecastRequest,
+                ) -> ::core::result::Result<
+                    $crate::__private_model::ForecastResult,
+                    $crate::__private_model::PluginError,
+                > {
+                    MODEL.with(|model| $crate::__private_model::forecast(model, request))
+                }
+            }
+
+            $crate::model_bindings::export_model_world!(
+                SpiritModel with_types_in $crate::model_bindings
+            );
+        };
+    };
+}
+
 /// What [`export_connector!`] expands to refers to; not part of the API.
+#[cfg(feature = "connector")]
 #[doc(hidden)]
 pub mod __private {
     pub use crate::bindings::Guest;
@@ -112,6 +238,7 @@ pub mod __private {
 /// The instance is created on the first call and lives as long as the engine's instance of the
 /// component: one scan (all its pages) or one `tables` call. The plugin reports its crate name and version as its
 /// identity; they must match `name` and `version` in `plugin.toml`.
+#[cfg(feature = "connector")]
 #[macro_export]
 macro_rules! export_connector {
     ($connector:ty) => {

@@ -6,6 +6,7 @@ use datafusion::sql::sqlparser::parser::ParserError;
 use pgwire::api::{ClientInfo, ErrorHandler};
 use pgwire::error::{ErrorInfo, PgWireError};
 use spirit_core::SpiritError;
+use spirit_core::SqlStateError;
 use spirit_plugins::PluginError;
 
 /// SQLSTATE codes used by the engine.
@@ -101,6 +102,11 @@ fn classify_datafusion(err: &DataFusionError) -> (&'static str, String) {
         && let Some(e) = e.downcast_ref::<PluginError>()
     {
         return (e.sqlstate(), e.to_string());
+    }
+    if let DataFusionError::External(e) = root
+        && let Some(e) = e.downcast_ref::<SqlStateError>()
+    {
+        return (e.code, e.message.clone());
     }
     let message = root.to_string();
     if let Some(format) = message

@@ -1,0 +1,316 @@
+//! Forecasting model plugin: fits a few candidate models to a series, keeps the one that
+//! forecast a held-out tail best, refits it on the whole series and forecasts with intervals.
+//!
+//! Candidates (augurs): MSTL (one seasonal component per period) with an AutoETS trend, and
+//! seasonal AutoETS for a single period up to 24 steps, each on the raw series and, when the
+//! series is positive, on its logarithm (multiplicative seasonality becomes additive);
+//! non-seasonal AutoETS when no period applies. The decomposition (`decompose`) is MSTL's, with
+//! robust STL fits.
+
+use augurs::ets::AutoETS;
+use augurs::forecaster::transforms::Log;
+use augurs::forecaster::{Forecaster, Transformer};
+use augurs::mstl::MSTLModel;
+use augurs::{Fit, Predict};
+use spirit_plugin_sdk::model_prelude::*;
+
+/// The plugin.
+#[derive(Default)]
+pub struct Forecasting;
+
+/// The algorithm's name in SQL (`forecast(…)` uses it unless told otherwise).
+pub const AUTO: &str = "auto";
+
+/// Seasonal AutoETS is tried only for periods up to this long (its state grows with the period).
+const MAX_ETS_PERIOD: usize = 24;
+
+impl Model for Forecasting {
+    fn algorithms(&self) -> Vec<Algorithm> {
+        vec![Algorithm::new(
+            AUTO,
+            &[Task::Forecast],
+            "MSTL + AutoETS or seasonal AutoETS, raw or log, chosen on a held-out tail",
+        )]
+    }
+
+    fn forecast(&self, request: &ForecastRequest) -> Result<Forecast> {
+        forecast(request)
+    }
+}
+
+export_model!(Forecasting);
+
+/// One way to model a series.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Candidate {
+    /// MSTL over these periods, AutoETS on the deseasonalised trend.
+    Mstl { periods: Vec<usize>, log: bool },
+    /// AutoETS with one seasonal period (1 = none).
+    Ets { period: usize, log: bool },
+}
+
+impl Candidate {
+    /// A short description for the `model` column.
+    pub fn describe(&self) -> String {
+        let (name, log) = match self {
+            Self::Mstl { periods, log } => {
+                let periods: Vec<String> = periods.iter().map(usize::to_string).collect();
+                (
+                    format!("MSTL({}) + AutoETS trend", periods.join(", ")),
+                    *log,
+                )
+            }
+            Self::Ets { period: 1, log } => ("AutoETS".to_owned(), *log),
+            Self::Ets { period, log } => (format!("AutoETS(season {period})"), *log),
+        };
+        if log { format!("{name}, log") } else { name }
+    }
+
+    /// Periods this candidate needs the series to cover twice.
+    fn longest_period(&self) -> usize {
+        match self {
+            Self::Mstl { periods, .. } => periods.iter().copied().max().unwrap_or(1),
+            Self::Ets { period, .. } => *period,
+        }
+    }
+
+    /// Fits on `y` and forecasts `horizon` steps with `level` intervals.
+    pub fn forecast(&self, y: &[f64], horizon: usize, level: f64) -> Result<augurs::Forecast> {
+        match self {
+            Self::Mstl { periods, log } => run(
+                MSTLModel::new(periods.clone(), AutoETS::non_seasonal().into_trend_model()),
+                *log,
+                y,
+                horizon,
+                level,
+            ),
+            Self::Ets { period, log } => {
+                let ets = AutoETS::new(*period, "ZZZ").map_err(model_error)?;
+                run(ets, *log, y, horizon, level)
+            }
+        }
+    }
+}
+
+fn run<M: Fit>(
+    model: M,
+    log: bool,
+    y: &[f64],
+    horizon: usize,
+    level: f64,
+) -> Result<augurs::Forecast> {
+    let transformers: Vec<Box<dyn Transformer>> = if log {
+        vec![Log::new().boxed()]
+    } else {
+        Vec::new()
+    };
+    let mut forecaster = Forecaster::new(model).with_transformers(transformers);
+    forecaster.fit(y).map_err(model_error)?;
+    forecaster.predict(horizon, level).map_err(model_error)
+}
+
+fn model_error(e: impl std::fmt::Display) -> Error {
+    Error::invalid_data(format!("the model could not fit this series: {e}"))
+}
+
+/// The candidates for a series of `n` values with these periods.
+pub fn candidates(periods: &[usize], n: usize, positive: bool) -> Vec<Candidate> {
+    let periods: Vec<usize> = periods
+        .iter()
+        .copied()
+        .filter(|p| *p >= 2 && 2 * p <= n)
+        .collect();
+    let logs: &[bool] = if positive { &[false, true] } else { &[false] };
+    let mut out = Vec::new();
+    for &log in logs {
+        if !periods.is_empty() {
+            out.push(Candidate::Mstl {
+                periods: periods.clone(),
+                log,
+            });
+        }
+        if let Some(&period) = periods.iter().rev().find(|p| **p <= MAX_ETS_PERIOD) {
+            // ETS needs a few full seasons to initialise its seasonal states.
+            if n >= 3 * period {
+                out.push(Candidate::Ets { period, log });
+            }
+        }
+        if periods.is_empty() {
+            out.push(Candidate::Ets { period: 1, log });
+        }
+    }
+    out
+}
+
+/// Picks the candidate whose forecast of the last `holdout` values, fitted on the rest, had
+/// the smallest mean absolute error. Candidates that fail to fit are skipped.
+pub fn choose(y: &[f64], periods: &[usize], holdout: usize) -> Option<Candidate> {
+    let positive = y.iter().all(|v| *v > 0.0);
+    let all = candidates(periods, y.len(), positive);
+    if all.len() == 1 || holdout == 0 || holdout >= y.len() {
+        return all.into_iter().next();
+    }
+    let (train, test) = y.split_at(y.len() - holdout);
+    let fallback = all.first().cloned();
+    all.into_iter()
+        .filter(|c| 2 * c.longest_period() <= train.len())
+        .filter_map(|c| {
+            let forecast = c.forecast(train, holdout, 0.95).ok()?;
+            let mae = forecast
+                .point
+                .iter()
+                .zip(test)
+                .map(|(f, t)| (f - t).abs())
+                .sum::<f64>()
+                / holdout as f64;
+            mae.is_finite().then_some((mae, c))
+        })
+        .min_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+        .or(fallback)
+}
+
+/// The `forecast` call.
+pub fn forecast(request: &ForecastRequest) -> Result<Forecast> {
+    let y = &request.values;
+    let n = y.len();
+    // The tail the candidates compete on: the horizon, but at most a fifth of the series, and
+    // at least a full season when one fits, so a weekly pattern is judged over whole weeks.
+    let season = request.periods.first().copied().unwrap_or(1);
+    let holdout = request.horizon.max(season).min(n / 5);
+    let chosen = choose(y, &request.periods, holdout)
+        .ok_or_else(|| Error::invalid_data("no model applies to this series"))?;
+    let fc = chosen.forecast(y, request.horizon, request.level)?;
+    let intervals = fc
+        .intervals
+        .ok_or_else(|| Error::internal("the model returned no prediction intervals"))?;
+    let mut out = Forecast {
+        point: fc.point,
+        lower: intervals.lower,
+        upper: intervals.upper,
+        model: chosen.describe(),
+        ..Forecast::default()
+    };
+    if request.decompose {
+        decompose(request, &mut out)?;
+    }
+    Ok(out)
+}
+
+/// MSTL's decomposition of the history (robust STL, so an outlier stays in the remainder
+/// instead of bending the season), continued over the forecast: the seasonal part repeats
+/// each period's last cycle and the trend is what the forecast leaves after it.
+fn decompose(request: &ForecastRequest, out: &mut Forecast) -> Result<()> {
+    let y = &request.values;
+    let periods: Vec<usize> = request
+        .periods
+        .iter()
+        .copied()
+        .filter(|p| *p >= 2 && 2 * p <= y.len())
+        .collect();
+    let (trend, seasonal_parts, remainder): (Vec<f64>, Vec<Vec<f64>>, Vec<f64>) =
+        if periods.is_empty() {
+            // No season: the trend is the fitted level of a non-seasonal AutoETS.
+            let fitted = AutoETS::non_seasonal().fit(y).map_err(model_error)?;
+            let in_sample = fitted.predict_in_sample(None::<f64>).map_err(model_error)?;
+            let remainder = y.iter().zip(&in_sample.point).map(|(v, t)| v - t).collect();
+            (in_sample.point, Vec::new(), remainder)
+        } else {
+            let mut stl = stlrs::StlParams::new();
+            stl.robust(true);
+            let mut params = stlrs::MstlParams::new();
+            params.stl_params(stl);
+            let model = MSTLModel::new(periods.clone(), AutoETS::non_seasonal().into_trend_model())
+                .mstl_params(params);
+            let fitted = model.fit(y).map_err(model_error)?;
+            let fit = fitted.fit();
+            let widen = |v: &[f32]| v.iter().map(|x| f64::from(*x)).collect::<Vec<f64>>();
+            (
+                widen(fit.trend()),
+                fit.seasonal().iter().map(|s| widen(s)).collect(),
+                widen(fit.remainder()),
+            )
+        };
+    let n = y.len();
+    let mut seasonal: Vec<f64> = (0..n)
+        .map(|i| seasonal_parts.iter().map(|s| s[i]).sum())
+        .collect();
+    let future: Vec<f64> = (0..request.horizon)
+        .map(|h| {
+            periods
+                .iter()
+                .zip(&seasonal_parts)
+                .map(|(p, s)| s[n - p + (h % p)])
+                .sum()
+        })
+        .collect();
+    out.trend = trend;
+    out.trend
+        .extend(out.point.iter().zip(&future).map(|(point, s)| point - s));
+    seasonal.extend(future);
+    out.seasonal = seasonal;
+    out.remainder = remainder;
+    out.remainder
+        .extend(std::iter::repeat_n(f64::NAN, request.horizon));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(values: Vec<f64>, periods: Vec<usize>, horizon: usize) -> ForecastRequest {
+        ForecastRequest {
+            algorithm: AUTO.into(),
+            values,
+            periods,
+            horizon,
+            level: 0.95,
+            decompose: true,
+            params_json: "{}".into(),
+        }
+    }
+
+    /// A weekly pattern on a rising line: the forecast continues both, inside its interval.
+    #[test]
+    fn forecasts_trend_and_weekly_season() {
+        let season = [10.0, 12.0, 14.0, 13.0, 11.0, 6.0, 5.0];
+        let y: Vec<f64> = (0..140)
+            .map(|i| 100.0 + 0.5 * i as f64 + season[i % 7])
+            .collect();
+        let out = forecast(&request(y, vec![7], 14)).unwrap();
+        for (h, point) in out.point.iter().enumerate() {
+            let i = 140 + h;
+            let truth = 100.0 + 0.5 * i as f64 + season[i % 7];
+            assert!((point - truth).abs() < 3.0, "step {h}: {point} vs {truth}");
+            assert!(out.lower[h] <= *point && *point <= out.upper[h]);
+        }
+        assert_eq!(out.trend.len(), 154);
+        assert_eq!(out.seasonal.len(), 154);
+        assert!(out.remainder[..140].iter().all(|r| r.abs() < 2.0));
+    }
+
+    #[test]
+    fn candidates_need_two_seasons() {
+        assert_eq!(
+            candidates(&[7, 365], 100, false),
+            vec![
+                Candidate::Mstl {
+                    periods: vec![7],
+                    log: false
+                },
+                Candidate::Ets {
+                    period: 7,
+                    log: false
+                }
+            ]
+        );
+        assert_eq!(
+            candidates(&[], 30, false),
+            vec![Candidate::Ets {
+                period: 1,
+                log: false
+            }]
+        );
+    }
+}
