@@ -48,7 +48,7 @@ def engine_forecast(name, dates, values, h):
     with conn.cursor() as cur:
         cur.execute(f"DROP TABLE IF EXISTS {table}")
         cur.execute(f"CREATE TABLE {table} (ts DATE, y DOUBLE)")
-        rows = ", ".join(f"(DATE '{d.date()}', {v!r})" for d, v in zip(dates, values))
+        rows = ", ".join(f"(DATE '{d.date()}', {float(v)!r})" for d, v in zip(dates, values))
         cur.execute(f"INSERT INTO {table} VALUES {rows}")
         cutoff = dates[len(dates) - h].date()
         sql = (f"SELECT forecast_value, prediction_interval_lower_bound, prediction_interval_upper_bound, model "

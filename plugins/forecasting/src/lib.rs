@@ -2,9 +2,9 @@
 //! forecast a held-out tail best, refits it on the whole series and forecasts with intervals.
 //!
 //! Candidates (augurs): MSTL (one seasonal component per period) with an AutoETS trend, and
-//! seasonal AutoETS for a single period up to 24 steps, each on the raw series and, when the
-//! series is positive, on its logarithm (multiplicative seasonality becomes additive);
-//! non-seasonal AutoETS when no period applies. The decomposition (`decompose`) is MSTL's, with
+//! non-seasonal AutoETS (for series whose season is weak or absent), each on the raw series
+//! and, when the series is positive, on its logarithm (multiplicative seasonality becomes
+//! additive). augurs' AutoETS has no seasonal states, so seasons always go through MSTL. The decomposition (`decompose`) is MSTL's, with
 //! robust STL fits.
 
 use augurs::ets::AutoETS;
@@ -20,9 +20,6 @@ pub struct Forecasting;
 
 /// The algorithm's name in SQL (`forecast(…)` uses it unless told otherwise).
 pub const AUTO: &str = "auto";
-
-/// Seasonal AutoETS is tried only for periods up to this long (its state grows with the period).
-const MAX_ETS_PERIOD: usize = 24;
 
 impl Model for Forecasting {
     fn algorithms(&self) -> Vec<Algorithm> {
@@ -45,8 +42,8 @@ export_model!(Forecasting);
 pub enum Candidate {
     /// MSTL over these periods, AutoETS on the deseasonalised trend.
     Mstl { periods: Vec<usize>, log: bool },
-    /// AutoETS with one seasonal period (1 = none).
-    Ets { period: usize, log: bool },
+    /// Non-seasonal AutoETS.
+    Ets { log: bool },
 }
 
 impl Candidate {
@@ -60,8 +57,7 @@ impl Candidate {
                     *log,
                 )
             }
-            Self::Ets { period: 1, log } => ("AutoETS".to_owned(), *log),
-            Self::Ets { period, log } => (format!("AutoETS(season {period})"), *log),
+            Self::Ets { log } => ("AutoETS".to_owned(), *log),
         };
         if log { format!("{name}, log") } else { name }
     }
@@ -70,7 +66,7 @@ impl Candidate {
     fn longest_period(&self) -> usize {
         match self {
             Self::Mstl { periods, .. } => periods.iter().copied().max().unwrap_or(1),
-            Self::Ets { period, .. } => *period,
+            Self::Ets { .. } => 1,
         }
     }
 
@@ -84,10 +80,7 @@ impl Candidate {
                 horizon,
                 level,
             ),
-            Self::Ets { period, log } => {
-                let ets = AutoETS::new(*period, "ZZZ").map_err(model_error)?;
-                run(ets, *log, y, horizon, level)
-            }
+            Self::Ets { log } => run(AutoETS::non_seasonal(), *log, y, horizon, level),
         }
     }
 }
@@ -129,15 +122,7 @@ pub fn candidates(periods: &[usize], n: usize, positive: bool) -> Vec<Candidate>
                 log,
             });
         }
-        if let Some(&period) = periods.iter().rev().find(|p| **p <= MAX_ETS_PERIOD) {
-            // ETS needs a few full seasons to initialise its seasonal states.
-            if n >= 3 * period {
-                out.push(Candidate::Ets { period, log });
-            }
-        }
-        if periods.is_empty() {
-            out.push(Candidate::Ets { period: 1, log });
-        }
+        out.push(Candidate::Ets { log });
     }
     out
 }
@@ -292,25 +277,26 @@ mod tests {
 
     #[test]
     fn candidates_need_two_seasons() {
+        let mstl = |periods: Vec<usize>, log| Candidate::Mstl { periods, log };
         assert_eq!(
             candidates(&[7, 365], 100, false),
-            vec![
-                Candidate::Mstl {
-                    periods: vec![7],
-                    log: false
-                },
-                Candidate::Ets {
-                    period: 7,
-                    log: false
-                }
-            ]
+            vec![mstl(vec![7], false), Candidate::Ets { log: false }]
         );
         assert_eq!(
             candidates(&[], 30, false),
-            vec![Candidate::Ets {
-                period: 1,
-                log: false
-            }]
+            vec![Candidate::Ets { log: false }]
         );
+        assert_eq!(candidates(&[4], 40, true).len(), 4);
+    }
+
+    /// A quarterly series (period 4) with a strong trend: every candidate fits without a panic.
+    #[test]
+    fn forecasts_a_quarterly_series() {
+        let y: Vec<f64> = (0..80)
+            .map(|i| 1000.0 * 1.01_f64.powi(i) + [5.0, -3.0, 2.0, -4.0][i as usize % 4])
+            .collect();
+        let out = forecast(&request(y, vec![4], 8)).unwrap();
+        assert_eq!(out.point.len(), 8);
+        assert!(out.point[0] > 2000.0, "{:?}", out.point);
     }
 }
