@@ -1,18 +1,24 @@
 //! Forecasting model plugin: fits a few candidate models to a series, keeps the one that
-//! forecast a held-out tail best, refits it on the whole series and forecasts with intervals.
+//! forecast held-out tails best (up to three origins), refits it on the whole series and
+//! forecasts with intervals.
 //!
-//! Candidates (augurs): MSTL (one seasonal component per period) with an AutoETS trend, and
-//! non-seasonal AutoETS (for series whose season is weak or absent), each on the raw series
-//! and, when the series is positive, on its logarithm (multiplicative seasonality becomes
-//! additive). augurs' AutoETS has no seasonal states, so seasons always go through MSTL. The decomposition (`decompose`) is MSTL's, with
-//! robust STL fits.
+//! Candidates: MSTL (augurs; one seasonal component per period) with an AutoETS or a Theta
+//! trend, and plain AutoETS and Theta for series whose season is weak or absent, each on the
+//! raw series and, when the series is positive, on its logarithm (multiplicative seasonality
+//! becomes additive). A series without a calendar period gets the cycle its autocorrelation
+//! shows, if any (a sunspot cycle, say). augurs' AutoETS has no seasonal states, so seasons always go through
+//! MSTL. The decomposition (`decompose`) is MSTL's, with robust STL fits.
+
+mod theta;
 
 use augurs::ets::AutoETS;
 use augurs::forecaster::transforms::Log;
 use augurs::forecaster::{Forecaster, Transformer};
-use augurs::mstl::MSTLModel;
+use augurs::mstl::{MSTLModel, stlrs};
 use augurs::{Fit, Predict};
 use spirit_plugin_sdk::model_prelude::*;
+
+pub use theta::Theta;
 
 /// The plugin.
 #[derive(Default)]
@@ -21,12 +27,15 @@ pub struct Forecasting;
 /// The algorithm's name in SQL (`forecast(…)` uses it unless told otherwise).
 pub const AUTO: &str = "auto";
 
+/// Held-out tails the candidates are scored on, at most.
+const FOLDS: usize = 3;
+
 impl Model for Forecasting {
     fn algorithms(&self) -> Vec<Algorithm> {
         vec![Algorithm::new(
             AUTO,
             &[Task::Forecast],
-            "MSTL + AutoETS or seasonal AutoETS, raw or log, chosen on a held-out tail",
+            "MSTL with an AutoETS or Theta trend, AutoETS or Theta, raw or log, chosen on held-out tails",
         )]
     }
 
@@ -37,50 +46,93 @@ impl Model for Forecasting {
 
 export_model!(Forecasting);
 
+/// What models the level and trend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trend {
+    /// AutoETS without seasonal states (it picks additive or damped trends itself).
+    Ets,
+    /// Simple exponential smoothing with half-slope drift.
+    Theta,
+}
+
 /// One way to model a series.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Candidate {
-    /// MSTL over these periods, AutoETS on the deseasonalised trend.
-    Mstl { periods: Vec<usize>, log: bool },
-    /// Non-seasonal AutoETS.
-    Ets { log: bool },
+    /// MSTL over these periods, the trend model on the deseasonalised series.
+    Mstl {
+        periods: Vec<usize>,
+        trend: Trend,
+        log: bool,
+    },
+    /// The trend model alone.
+    Plain { trend: Trend, log: bool },
 }
 
 impl Candidate {
     /// A short description for the `model` column.
     pub fn describe(&self) -> String {
+        let trend_name = |t: &Trend| match t {
+            Trend::Ets => "AutoETS",
+            Trend::Theta => "Theta",
+        };
         let (name, log) = match self {
-            Self::Mstl { periods, log } => {
+            Self::Mstl {
+                periods,
+                trend,
+                log,
+            } => {
                 let periods: Vec<String> = periods.iter().map(usize::to_string).collect();
                 (
-                    format!("MSTL({}) + AutoETS trend", periods.join(", ")),
+                    format!("MSTL({}) + {} trend", periods.join(", "), trend_name(trend)),
                     *log,
                 )
             }
-            Self::Ets { log } => ("AutoETS".to_owned(), *log),
+            Self::Plain { trend, log } => (trend_name(trend).to_owned(), *log),
         };
         if log { format!("{name}, log") } else { name }
     }
 
-    /// Periods this candidate needs the series to cover twice.
+    /// The longest period, which the training part must cover twice.
     fn longest_period(&self) -> usize {
         match self {
             Self::Mstl { periods, .. } => periods.iter().copied().max().unwrap_or(1),
-            Self::Ets { .. } => 1,
+            Self::Plain { .. } => 1,
         }
     }
 
     /// Fits on `y` and forecasts `horizon` steps with `level` intervals.
     pub fn forecast(&self, y: &[f64], horizon: usize, level: f64) -> Result<augurs::Forecast> {
         match self {
-            Self::Mstl { periods, log } => run(
+            Self::Mstl {
+                periods,
+                trend: Trend::Ets,
+                log,
+            } => run(
                 MSTLModel::new(periods.clone(), AutoETS::non_seasonal().into_trend_model()),
                 *log,
                 y,
                 horizon,
                 level,
             ),
-            Self::Ets { log } => run(AutoETS::non_seasonal(), *log, y, horizon, level),
+            Self::Mstl {
+                periods,
+                trend: Trend::Theta,
+                log,
+            } => run(
+                MSTLModel::new(periods.clone(), Theta),
+                *log,
+                y,
+                horizon,
+                level,
+            ),
+            Self::Plain {
+                trend: Trend::Ets,
+                log,
+            } => run(AutoETS::non_seasonal(), *log, y, horizon, level),
+            Self::Plain {
+                trend: Trend::Theta,
+                log,
+            } => run(Theta, *log, y, horizon, level),
         }
     }
 }
@@ -106,6 +158,40 @@ fn model_error(e: impl std::fmt::Display) -> Error {
     Error::invalid_data(format!("the model could not fit this series: {e}"))
 }
 
+/// The cycle of a series the engine gave no calendar period for (a sunspot cycle, say): the
+/// first peak of the detrended series' autocorrelation after it first turns negative, if that
+/// peak is clearly positive. A trending or noisy series has none.
+fn detected_periods(y: &[f64]) -> Vec<usize> {
+    let n = y.len();
+    let mean_t = (n as f64 - 1.0) / 2.0;
+    let mean_y = y.iter().sum::<f64>() / n as f64;
+    let (mut sty, mut stt) = (0.0, 0.0);
+    for (t, v) in y.iter().enumerate() {
+        sty += (t as f64 - mean_t) * (v - mean_y);
+        stt += (t as f64 - mean_t).powi(2);
+    }
+    let slope = if stt > 0.0 { sty / stt } else { 0.0 };
+    let e: Vec<f64> = y
+        .iter()
+        .enumerate()
+        .map(|(t, v)| v - mean_y - slope * (t as f64 - mean_t))
+        .collect();
+    let variance: f64 = e.iter().map(|v| v * v).sum();
+    if variance <= 0.0 {
+        return Vec::new();
+    }
+    let max_lag = n / 3;
+    let acf: Vec<f64> = (0..=max_lag + 1)
+        .map(|lag| (lag..n).map(|t| e[t] * e[t - lag]).sum::<f64>() / variance)
+        .collect();
+    let Some(negative) = acf.iter().position(|r| *r < 0.0) else {
+        return Vec::new();
+    };
+    (negative.max(2)..=max_lag)
+        .find(|&k| acf[k] > 0.2 && acf[k] >= acf[k - 1] && acf[k] >= acf[k + 1])
+        .map_or_else(Vec::new, |k| vec![k])
+}
+
 /// The candidates for a series of `n` values with these periods.
 pub fn candidates(periods: &[usize], n: usize, positive: bool) -> Vec<Candidate> {
     let periods: Vec<usize> = periods
@@ -116,39 +202,54 @@ pub fn candidates(periods: &[usize], n: usize, positive: bool) -> Vec<Candidate>
     let logs: &[bool] = if positive { &[false, true] } else { &[false] };
     let mut out = Vec::new();
     for &log in logs {
-        if !periods.is_empty() {
-            out.push(Candidate::Mstl {
-                periods: periods.clone(),
-                log,
-            });
+        for trend in [Trend::Ets, Trend::Theta] {
+            if !periods.is_empty() {
+                out.push(Candidate::Mstl {
+                    periods: periods.clone(),
+                    trend,
+                    log,
+                });
+            }
+            out.push(Candidate::Plain { trend, log });
         }
-        out.push(Candidate::Ets { log });
     }
     out
 }
 
-/// Picks the candidate whose forecast of the last `holdout` values, fitted on the rest, had
-/// the smallest mean absolute error. Candidates that fail to fit are skipped.
-pub fn choose(y: &[f64], periods: &[usize], holdout: usize) -> Option<Candidate> {
-    let positive = y.iter().all(|v| *v > 0.0);
-    let all = candidates(periods, y.len(), positive);
-    if all.len() == 1 || holdout == 0 || holdout >= y.len() {
+/// Picks the candidate with the smallest mean absolute error over up to [`FOLDS`] held-out
+/// tails of `holdout` values, each forecast from the values before it. Candidates that fail
+/// to fit a fold, or whose seasons the training part does not cover twice, skip it.
+pub fn choose(y: &[f64], all: Vec<Candidate>, holdout: usize) -> Option<Candidate> {
+    let n = y.len();
+    if all.len() == 1 || holdout == 0 || holdout * 2 > n {
         return all.into_iter().next();
     }
-    let (train, test) = y.split_at(y.len() - holdout);
     let fallback = all.first().cloned();
     all.into_iter()
-        .filter(|c| 2 * c.longest_period() <= train.len())
         .filter_map(|c| {
-            let forecast = c.forecast(train, holdout, 0.95).ok()?;
-            let mae = forecast
-                .point
-                .iter()
-                .zip(test)
-                .map(|(f, t)| (f - t).abs())
-                .sum::<f64>()
-                / holdout as f64;
-            mae.is_finite().then_some((mae, c))
+            let mut errors = Vec::new();
+            for fold in 0..FOLDS {
+                let Some(end) = n.checked_sub(fold * holdout) else {
+                    break;
+                };
+                let Some(cut) = end.checked_sub(holdout) else {
+                    break;
+                };
+                if cut < 2 * c.longest_period() || cut < holdout {
+                    break;
+                }
+                let forecast = c.forecast(&y[..cut], holdout, 0.95).ok()?;
+                let mae = forecast
+                    .point
+                    .iter()
+                    .zip(&y[cut..end])
+                    .map(|(f, t)| (f - t).abs())
+                    .sum::<f64>()
+                    / holdout as f64;
+                errors.push(mae);
+            }
+            let mean = errors.iter().sum::<f64>() / errors.len() as f64;
+            (!errors.is_empty() && mean.is_finite()).then_some((mean, c))
         })
         .min_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, c)| c)
@@ -161,9 +262,14 @@ pub fn forecast(request: &ForecastRequest) -> Result<Forecast> {
     let n = y.len();
     // The tail the candidates compete on: the horizon, but at most a fifth of the series, and
     // at least a full season when one fits, so a weekly pattern is judged over whole weeks.
-    let season = request.periods.first().copied().unwrap_or(1);
+    let mut periods = request.periods.clone();
+    if periods.iter().all(|p| 2 * p > n) {
+        periods = detected_periods(y);
+    }
+    let season = periods.first().copied().unwrap_or(1);
     let holdout = request.horizon.max(season).min(n / 5);
-    let chosen = choose(y, &request.periods, holdout)
+    let positive = y.iter().all(|v| *v > 0.0);
+    let chosen = choose(y, candidates(&periods, n, positive), holdout)
         .ok_or_else(|| Error::invalid_data("no model applies to this series"))?;
     let fc = chosen.forecast(y, request.horizon, request.level)?;
     let intervals = fc
@@ -277,16 +383,26 @@ mod tests {
 
     #[test]
     fn candidates_need_two_seasons() {
-        let mstl = |periods: Vec<usize>, log| Candidate::Mstl { periods, log };
-        assert_eq!(
-            candidates(&[7, 365], 100, false),
-            vec![mstl(vec![7], false), Candidate::Ets { log: false }]
-        );
-        assert_eq!(
-            candidates(&[], 30, false),
-            vec![Candidate::Ets { log: false }]
-        );
-        assert_eq!(candidates(&[4], 40, true).len(), 4);
+        let all = candidates(&[7, 365], 100, false);
+        assert_eq!(all.len(), 4);
+        assert!(all.iter().all(|c| c.longest_period() <= 7), "{all:?}");
+        assert_eq!(candidates(&[], 30, false).len(), 2);
+        assert_eq!(candidates(&[4], 40, true).len(), 8);
+    }
+
+    /// A cycle of 11 steps in a series with no calendar period is found and used.
+    #[test]
+    fn finds_a_cycle_without_a_calendar_period() {
+        let y: Vec<f64> = (0..220)
+            .map(|i| 50.0 + 40.0 * (2.0 * std::f64::consts::PI * f64::from(i) / 11.0).sin())
+            .collect();
+        assert_eq!(detected_periods(&y), vec![11]);
+        let out = forecast(&request(y, Vec::new(), 11)).unwrap();
+        assert!(out.model.contains("MSTL(11"), "{}", out.model);
+        for (h, point) in out.point.iter().enumerate() {
+            let truth = 50.0 + 40.0 * (2.0 * std::f64::consts::PI * (220 + h) as f64 / 11.0).sin();
+            assert!((point - truth).abs() < 5.0, "step {h}: {point} vs {truth}");
+        }
     }
 
     /// A quarterly series (period 4) with a strong trend: every candidate fits without a panic.

@@ -202,7 +202,7 @@ pub fn linear_trend(request: &ForecastRequest) -> Result<Forecast> {
         .map(|(t, v)| (v - line(t as f64)).powi(2))
         .sum();
     let sigma = (rss / (n - 2) as f64).sqrt();
-    let z = linalg::normal_quantile((1.0 + request.level) / 2.0);
+    let z = distrs::Normal::ppf(0.5 + request.level / 2.0, 0.0, 1.0);
     let mut out = Forecast {
         model: "linear trend".to_owned(),
         ..Forecast::default()

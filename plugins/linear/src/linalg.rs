@@ -148,28 +148,3 @@ fn multiply(m: &Matrix, v: &[f64]) -> Vec<f64> {
 fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(a, b)| a * b).sum()
 }
-
-/// The `q` quantile of the standard normal distribution, by bisection on `erf` (Abramowitz and
-/// Stegun 7.1.26, absolute error below 1.5e-7): plenty for an interval's width.
-pub fn normal_quantile(q: f64) -> f64 {
-    let cdf = |x: f64| {
-        let z = x.abs() / std::f64::consts::SQRT_2;
-        let t = 1.0 / (1.0 + 0.327_591_1 * z);
-        let poly = t
-            * (0.254_829_592
-                + t * (-0.284_496_736
-                    + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
-        let erf = 1.0 - poly * (-z * z).exp();
-        if x >= 0.0 {
-            0.5 * (1.0 + erf)
-        } else {
-            0.5 * (1.0 - erf)
-        }
-    };
-    let (mut lo, mut hi) = (-10.0, 10.0);
-    for _ in 0..100 {
-        let mid = (lo + hi) / 2.0;
-        if cdf(mid) < q { lo = mid } else { hi = mid }
-    }
-    (lo + hi) / 2.0
-}
