@@ -4,8 +4,10 @@
 //! as the fallback when data is too thin for trees, and for price elasticities (a log-log
 //! regression whose price coefficient is the elasticity).
 //!
-//! Missing feature values are replaced by the training mean. Hyper-parameters (`params_json`):
-//! `l2` (1e-6 for linear, 1e-3 for logistic), `max_iterations` (50).
+//! Features are standardised for the fit and the coefficients reported in the features' own
+//! units; missing values are replaced by the training mean. Hyper-parameters (`params_json`):
+//! `l2`, the ridge penalty on standardised coefficients (1e-6 for linear, 1.0 for logistic, as
+//! scikit-learn's default C = 1), and `max_iterations` (50).
 
 mod linalg;
 
@@ -142,24 +144,46 @@ pub fn train(request: &TrainRequest) -> Result<Trained> {
             }
         })
         .collect();
+    // Fitted on standardised features (mean 0, standard deviation 1), so the penalty and
+    // Newton's steps treat a flag and a revenue in euros alike; constant features stay as
+    // they are (scale 1) and are left to the penalty.
+    let scales: Vec<f64> = features
+        .columns
+        .iter()
+        .zip(&means)
+        .map(|(column, mean)| {
+            let known: Vec<f64> = column.iter().copied().filter(|x| !x.is_nan()).collect();
+            let variance =
+                known.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / known.len().max(1) as f64;
+            if variance > 0.0 { variance.sqrt() } else { 1.0 }
+        })
+        .collect();
     // The design matrix, row-major, intercept first, missing values at the mean.
     let x: Vec<Vec<f64>> = (0..n)
         .map(|i| {
             std::iter::once(1.0)
-                .chain(features.columns.iter().zip(&means).map(|(column, mean)| {
-                    if column[i].is_nan() { *mean } else { column[i] }
-                }))
+                .chain(features.columns.iter().zip(means.iter().zip(&scales)).map(
+                    |(column, (mean, scale))| {
+                        if column[i].is_nan() {
+                            0.0
+                        } else {
+                            (column[i] - mean) / scale
+                        }
+                    },
+                ))
                 .collect()
         })
         .collect();
     let y = &request.label;
-    let (coefficients, covariance) = if logistic {
-        let l2 = params.l2.unwrap_or(1e-3);
+    let (standardised, covariance) = if logistic {
+        let l2 = params.l2.unwrap_or(1.0);
         linalg::logistic(&x, y, l2, params.max_iterations)?
     } else {
         let l2 = params.l2.unwrap_or(1e-6);
         linalg::least_squares(&x, y, l2)?
     };
+    let (coefficients, covariance) =
+        linalg::unstandardise(&standardised, &covariance, &means, &scales);
     let names = std::iter::once("intercept").chain(features.names.iter().map(String::as_str));
     let table: serde_json::Map<String, serde_json::Value> = names
         .zip(coefficients.iter().zip(0..p))

@@ -96,13 +96,47 @@ fn normal_equations(x: &[Vec<f64>], y: &[f64], w: impl Fn(usize) -> f64) -> (Mat
     (xtx, xty)
 }
 
-/// Adds `l2` to the diagonal, except the intercept's, scaled to the matrix so the penalty
-/// means the same whatever the features' units.
+/// Adds `l2` to the diagonal, except the intercept's: the ridge penalty `l2/2 · |β|²` (the
+/// features are standardised, so it weighs every coefficient alike).
 fn penalise(m: &mut Matrix, l2: f64) {
-    let scale = m.iter().enumerate().map(|(i, row)| row[i]).sum::<f64>() / m.len() as f64;
     for (i, row) in m.iter_mut().enumerate().skip(1) {
-        row[i] += l2 * scale.max(1e-12);
+        row[i] += l2;
     }
+}
+
+/// Coefficients and covariance fitted on standardised features `(x − mean) / scale`, in the
+/// features' own units: `b_j = β_j / s_j`, `b_0 = β_0 − Σ β_j m_j / s_j`, and the covariance
+/// through the same linear map, `A C Aᵀ`.
+pub fn unstandardise(
+    beta: &[f64],
+    covariance: &Matrix,
+    means: &[f64],
+    scales: &[f64],
+) -> (Vec<f64>, Matrix) {
+    let p = beta.len();
+    let mut a = vec![vec![0.0; p]; p];
+    a[0][0] = 1.0;
+    for j in 1..p {
+        a[j][j] = 1.0 / scales[j - 1];
+        a[0][j] = -means[j - 1] / scales[j - 1];
+    }
+    let coefficients = multiply(&a, beta);
+    let ac: Matrix = a
+        .iter()
+        .map(|row| {
+            (0..p)
+                .map(|k| (0..p).map(|m| row[m] * covariance[m][k]).sum())
+                .collect()
+        })
+        .collect();
+    let out = (0..p)
+        .map(|i| {
+            (0..p)
+                .map(|j| (0..p).map(|k| ac[i][k] * a[j][k]).sum())
+                .collect()
+        })
+        .collect();
+    (coefficients, out)
 }
 
 /// The inverse of a symmetric positive-definite matrix, through its Cholesky factor.
