@@ -115,6 +115,20 @@ async fn forecasts_a_table_the_user_just_created() {
             .starts_with("1961-01-01 00:00:00")
     );
 
+    // Six months are too few for seasons: a trend line answers and says so.
+    let short = rows(
+        &client,
+        "SELECT count(*), max(model) FROM forecast('SELECT * FROM air WHERE month < DATE ''1949-07-01''', \
+           'month', 'passengers', 3)",
+    )
+    .await;
+    assert_eq!(short[0][0].as_deref(), Some("3"));
+    let model = short[0][1].as_deref().unwrap();
+    assert!(
+        model.starts_with("linear trend (fallback: 6 points"),
+        "{model}"
+    );
+
     let explained = rows(
         &client,
         "SELECT time_series_type, count(*), \

@@ -274,7 +274,7 @@ fn domain_spec(name: &str) -> Result<Option<(TrainSpec, &'static str)>> {
                 "classification",
                 &format!(
                     "SELECT {LEAD_FEATURES_SQL}, stage = 'won' AS won FROM leads \
-                     WHERE stage IN ('won', 'lost')"
+                     WHERE stage IN ('won', 'lost') ORDER BY lead_id"
                 ),
                 "won",
                 Some(r#"{"algorithm": "gbt"}"#),
@@ -591,7 +591,8 @@ fn churn_sql(as_of: &str) -> String {
            a.customer_id IS NULL AS churned
          FROM hist h JOIN customers c ON c.customer_id = h.customer_id
          LEFT JOIN tix x ON x.customer_id = h.customer_id
-         LEFT JOIN after a ON a.customer_id = h.customer_id"
+         LEFT JOIN after a ON a.customer_id = h.customer_id
+         ORDER BY h.customer_id"
     )
 }
 
@@ -672,15 +673,27 @@ async fn churn(ml: &Ml, schema: &SchemaRef) -> Result<RecordBatch> {
         .collect::<Result<_>>()?;
     let ids = column(&current, "customer_id", &DataType::Int64)?;
     let label = describe(&model, "gbt");
+    // Segments rank customers against each other: most customers of a tour operator do not
+    // book again within half a year, so absolute cut-offs would call nearly everyone "high".
+    // High is the riskiest fifth, medium the next 30 %, low the rest.
+    let mut sorted = probability.clone();
+    sorted.sort_by(f64::total_cmp);
+    let quantile = |q: f64| {
+        sorted
+            .get(((sorted.len() as f64 * q) as usize).min(sorted.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(1.0)
+    };
+    let (high_cut, medium_cut) = (quantile(0.8), quantile(0.5));
     let mut segment = Vec::new();
     let mut factors = Vec::new();
     let mut actions = Vec::new();
     for (i, p) in probability.iter().enumerate() {
         let row: HashMap<&str, f64> = names.iter().zip(&values).map(|(n, v)| (*n, v[i])).collect();
         let found = churn_factors(&row, &order);
-        segment.push(if *p >= 0.6 {
+        segment.push(if *p >= high_cut {
             "high"
-        } else if *p >= 0.3 {
+        } else if *p >= medium_cut {
             "medium"
         } else {
             "low"
@@ -692,7 +705,7 @@ async fn churn(ml: &Ml, schema: &SchemaRef) -> Result<RecordBatch> {
                 .collect::<Vec<_>>()
                 .join("; "),
         );
-        actions.push(match (found.first(), *p >= 0.3) {
+        actions.push(match (found.first(), *p >= medium_cut) {
             (Some((_, action)), true) => *action,
             _ => "keep in the regular newsletter",
         });
@@ -725,7 +738,8 @@ fn elasticity_sql(category: &str) -> String {
          WHERE t.category = '{}'
            AND date_trunc('week', b.created_at) > date_trunc('week', bounds.first)
            AND date_trunc('week', b.created_at) < date_trunc('week', bounds.last)
-         GROUP BY date_trunc('week', b.created_at), bounds.first",
+         GROUP BY date_trunc('week', b.created_at), bounds.first
+         ORDER BY date_trunc('week', b.created_at)",
         category.replace('\'', "''")
     )
 }
