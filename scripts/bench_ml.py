@@ -3,6 +3,7 @@ statsforecast and scikit-learn on the same data and the same splits. Run by scri
 which starts the engine and passes its port."""
 
 import json
+import struct
 import sys
 import time
 import warnings
@@ -96,13 +97,22 @@ def forecasting():
             print(f"| {name} | {len(values)} | {h} | {method}{mark} | {sc['MAPE']:.3f} | {sc['MASE']:.3f} | {sc['coverage']:.2f} | {s * 1000:.0f} |")
 
 
-def held_out(i, fraction=0.2):
-    """The engine's split (training.rs held_out): splitmix64 of the row number."""
-    mask = (1 << 64) - 1
-    z = (i + 0x9E3779B97F4A7C15) & mask
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
-    z ^= z >> 31
+MASK = (1 << 64) - 1
+
+
+def mix(z):
+    """SplitMix64's finaliser, as training.rs has it."""
+    z = (z + 0x9E3779B97F4A7C15) & MASK
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
+    return z ^ (z >> 31)
+
+
+def held_out(row, fraction=0.2):
+    """The engine's split (training.rs row_key): a hash of the row's features, then its label."""
+    z = 0
+    for v in row:
+        z = mix(z ^ struct.unpack("<Q", struct.pack("<d", float(v)))[0])
     return (z % 10000) / 10000 < fraction
 
 
@@ -157,7 +167,8 @@ def classification():
                 cur.execute(f"SELECT metrics FROM train_model('bench_{algorithm}', 'classification', '{query}', '{label}', '{{\"algorithm\": \"{algorithm}\"}}')")
                 m = json.loads(cur.fetchone()[0])
                 results.append((f"**Spirit** {algorithm}", m["auc"], m["log_loss"], m["fit_seconds"]))
-        test = np.array([held_out(i) for i in range(len(frame))])
+        ordered = frame[[c for c in frame.columns if c != label] + [label]]
+        test = np.array([held_out(row) for row in ordered.itertuples(index=False)])
         x, y = frame.drop(columns=label).to_numpy(), frame[label].to_numpy()
         # Missing values: HistGradientBoosting routes them itself; the logistic regression gets
         # each column's training mean, as the engine's linear plugin does.
