@@ -761,7 +761,9 @@ mod tests {
             classes: Vec::new(),
             dropped: 0,
         };
-        let held: usize = (0..10_000).filter(|i| held_out(data.row_key(*i), 0.2)).count();
+        let held: usize = (0..10_000)
+            .filter(|i| held_out(data.row_key(*i), 0.2))
+            .count();
         assert!((1_800..2_200).contains(&held), "{held}");
         // Python's bench_ml.py reproduces the split; this pins the hash.
         assert_eq!(data.row_key(1), 0x8d7f_80c2_4f80_511e);
