@@ -159,27 +159,24 @@ impl TableFunctionImpl for DomainFunction {
             )));
         }
         let schema = schema(kind);
-        let (ml, out) = (Arc::clone(&self.ml), Arc::clone(&schema));
-        Ok(Computed::new(
+        Ok(Computed::with(
             schema,
-            Arc::new(move || {
-                let (ml, params, schema) = (Arc::clone(&ml), params.clone(), Arc::clone(&out));
-                Box::pin(async move {
-                    let key = format!("{}:{params:?}", kind.name());
-                    if let Some(batch) = ml.cache.get(&key, ml.retrain_every()) {
-                        return Ok(batch);
-                    }
-                    let batch = match kind {
-                        Domain::Revenue => revenue(&ml, &schema, &params).await?,
-                        Domain::Demand => demand(&ml, &schema, &params).await?,
-                        Domain::Churn => churn(&ml, &schema).await?,
-                        Domain::Prices => prices(&ml, &schema).await?,
-                        Domain::Leads => leads(&ml, &schema).await?,
-                    };
-                    ml.cache.put(key, batch.clone());
-                    Ok(batch)
-                })
-            }),
+            (Arc::clone(&self.ml), params),
+            move |(ml, params), schema| async move {
+                let key = format!("{}:{params:?}", kind.name());
+                if let Some(batch) = ml.cache.get(&key, ml.retrain_every()) {
+                    return Ok(batch);
+                }
+                let batch = match kind {
+                    Domain::Revenue => revenue(&ml, &schema, &params).await?,
+                    Domain::Demand => demand(&ml, &schema, &params).await?,
+                    Domain::Churn => churn(&ml, &schema).await?,
+                    Domain::Prices => prices(&ml, &schema).await?,
+                    Domain::Leads => leads(&ml, &schema).await?,
+                };
+                ml.cache.put(key, batch.clone());
+                Ok(batch)
+            },
         ))
     }
 }

@@ -122,28 +122,25 @@ impl TableFunctionImpl for SeriesFunction {
             Kind::Anomalies => anomalies_schema(),
         };
         let ml = Arc::clone(&self.ml);
-        let out = Arc::clone(&schema);
-        Ok(Computed::new(
+        Ok(Computed::with(
             schema,
-            Arc::new(move || {
-                let (ml, call, schema) = (Arc::clone(&ml), call.clone(), Arc::clone(&out));
-                Box::pin(async move {
-                    let series = read_series(&ml, &call).await?;
-                    match kind {
-                        Kind::Forecast => {
-                            let horizon = series.check_horizon(call.horizon)?;
-                            let result = run(&ml, &series, horizon, call.level, false).await?;
-                            forecast_batch(&schema, &series, &result, call.level, None)
-                        }
-                        Kind::Explain => {
-                            let horizon = series.check_horizon(call.horizon)?;
-                            let result = run(&ml, &series, horizon, call.level, true).await?;
-                            explain_batch(&schema, &series, &result, call.level)
-                        }
-                        Kind::Anomalies => anomalies(&ml, &schema, &series, call.level).await,
+            (ml, call),
+            move |(ml, call), schema| async move {
+                let series = read_series(&ml, &call).await?;
+                match kind {
+                    Kind::Forecast => {
+                        let horizon = series.check_horizon(call.horizon)?;
+                        let result = run(&ml, &series, horizon, call.level, false).await?;
+                        forecast_batch(&schema, &series, &result, call.level, None)
                     }
-                })
-            }),
+                    Kind::Explain => {
+                        let horizon = series.check_horizon(call.horizon)?;
+                        let result = run(&ml, &series, horizon, call.level, true).await?;
+                        explain_batch(&schema, &series, &result, call.level)
+                    }
+                    Kind::Anomalies => anomalies(&ml, &schema, &series, call.level).await,
+                }
+            },
         ))
     }
 }

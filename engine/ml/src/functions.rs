@@ -183,6 +183,21 @@ impl Computed {
     pub fn new(schema: SchemaRef, compute: Compute) -> Arc<Self> {
         Arc::new(Self { schema, compute })
     }
+
+    /// A table of `schema` whose rows `f` makes at each scan from a clone of `state` (what
+    /// the call's arguments resolved to) and the schema.
+    pub fn with<S, F, Fut>(schema: SchemaRef, state: S, f: F) -> Arc<Self>
+    where
+        S: Clone + Send + Sync + 'static,
+        F: Fn(S, SchemaRef) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = DfResult<RecordBatch>> + Send + 'static,
+    {
+        let out = Arc::clone(&schema);
+        Self::new(
+            schema,
+            Arc::new(move || Box::pin(f(state.clone(), Arc::clone(&out)))),
+        )
+    }
 }
 
 #[async_trait]

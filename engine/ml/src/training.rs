@@ -543,16 +543,13 @@ impl TableFunctionImpl for TrainModel {
             args.opt_text(4)?.as_deref(),
         )?;
         let schema = model_row_schema();
-        let (ml, out) = (Arc::clone(&self.0), Arc::clone(&schema));
-        Ok(Computed::new(
+        Ok(Computed::with(
             schema,
-            Arc::new(move || {
-                let (ml, spec, schema) = (Arc::clone(&ml), spec.clone(), Arc::clone(&out));
-                Box::pin(async move {
-                    let model = train(&ml, &spec).await?;
-                    model_row(&schema, &model)
-                })
-            }),
+            (Arc::clone(&self.0), spec),
+            move |(ml, spec), schema| async move {
+                let model = train(&ml, &spec).await?;
+                model_row(&schema, &model)
+            },
         ))
     }
 }
@@ -567,18 +564,15 @@ impl TableFunctionImpl for DeployModel {
         let version =
             i32::try_from(version).map_err(|_| invalid(format!("no version {version}")))?;
         let schema = model_row_schema();
-        let (ml, out) = (Arc::clone(&self.0), Arc::clone(&schema));
-        Ok(Computed::new(
+        Ok(Computed::with(
             schema,
-            Arc::new(move || {
-                let (ml, name, schema) = (Arc::clone(&ml), name.clone(), Arc::clone(&out));
-                Box::pin(async move {
-                    let (_, store) = ml.session()?;
-                    let model = models::deploy(store, &name, version)?;
-                    ml.forget_predictions();
-                    model_row(&schema, &model)
-                })
-            }),
+            (Arc::clone(&self.0), name),
+            move |(ml, name), schema| async move {
+                let (_, store) = ml.session()?;
+                let model = models::deploy(store, &name, version)?;
+                ml.forget_predictions();
+                model_row(&schema, &model)
+            },
         ))
     }
 }
@@ -601,34 +595,31 @@ impl TableFunctionImpl for EvaluateModel {
             Field::new("metric", DataType::Utf8, false),
             Field::new("value", DataType::Float64, true),
         ]);
-        let (ml, out) = (Arc::clone(&self.0), Arc::clone(&schema));
-        Ok(Computed::new(
+        Ok(Computed::with(
             schema,
-            Arc::new(move || {
-                let (ml, name, schema) = (Arc::clone(&ml), name.clone(), Arc::clone(&out));
-                Box::pin(async move {
-                    let (_, store) = ml.session()?;
-                    let model = models::get(store, &name, version)?;
-                    let metrics: Value = serde_json::from_str(&model.metrics).unwrap_or_default();
-                    let mut rows: Vec<(String, String, Option<f64>)> = Vec::new();
-                    flatten(&model.algorithm, "", &metrics, &mut rows);
-                    let n = rows.len();
-                    Ok(RecordBatch::try_new(
-                        Arc::clone(&schema),
-                        vec![
-                            Arc::new(StringArray::from(vec![model.name.clone(); n])),
-                            Arc::new(Int32Array::from(vec![model.version; n])),
-                            Arc::new(StringArray::from_iter_values(
-                                rows.iter().map(|r| r.0.clone()),
-                            )),
-                            Arc::new(StringArray::from_iter_values(
-                                rows.iter().map(|r| r.1.clone()),
-                            )),
-                            Arc::new(Float64Array::from_iter(rows.iter().map(|r| r.2))),
-                        ],
-                    )?)
-                })
-            }),
+            (Arc::clone(&self.0), name),
+            move |(ml, name), schema| async move {
+                let (_, store) = ml.session()?;
+                let model = models::get(store, &name, version)?;
+                let metrics: Value = serde_json::from_str(&model.metrics).unwrap_or_default();
+                let mut rows: Vec<(String, String, Option<f64>)> = Vec::new();
+                flatten(&model.algorithm, "", &metrics, &mut rows);
+                let n = rows.len();
+                Ok(RecordBatch::try_new(
+                    Arc::clone(&schema),
+                    vec![
+                        Arc::new(StringArray::from(vec![model.name.clone(); n])),
+                        Arc::new(Int32Array::from(vec![model.version; n])),
+                        Arc::new(StringArray::from_iter_values(
+                            rows.iter().map(|r| r.0.clone()),
+                        )),
+                        Arc::new(StringArray::from_iter_values(
+                            rows.iter().map(|r| r.1.clone()),
+                        )),
+                        Arc::new(Float64Array::from_iter(rows.iter().map(|r| r.2))),
+                    ],
+                )?)
+            },
         ))
     }
 }
@@ -687,39 +678,29 @@ impl TableFunctionImpl for Predict {
             fields.push(Field::new("probability", DataType::Float64, true));
         }
         let schema = Arc::new(Schema::new(fields));
-        let out = Arc::clone(&schema);
-        Ok(Computed::new(
+        Ok(Computed::with(
             schema,
-            Arc::new(move || {
-                let (ml, name, sql, schema, label_type) = (
-                    Arc::clone(&ml),
-                    name.clone(),
-                    sql.clone(),
-                    Arc::clone(&out),
-                    label_type.clone(),
-                );
-                Box::pin(async move {
-                    let (ctx, _) = ml.session()?;
-                    let batch = query(ctx, &sql).await?;
-                    let (predictions, model) = predict_batch(&ml, &name, &batch).await?;
-                    let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
-                    if model.task == "classification" {
-                        let classes: Vec<Option<&str>> = predictions
-                            .iter()
-                            .map(|p| {
-                                (!p.is_nan())
-                                    .then(|| model.classes[usize::from(*p >= 0.5)].as_str())
-                            })
-                            .collect();
-                        let text: ArrayRef = Arc::new(StringArray::from(classes));
-                        columns.push(cast(&text, &label_type)?);
-                        columns.push(Arc::new(Float64Array::from(predictions)));
-                    } else {
-                        columns.push(Arc::new(Float64Array::from(predictions)));
-                    }
-                    Ok(RecordBatch::try_new(schema, columns)?)
-                })
-            }),
+            (ml, name, sql, label_type),
+            move |(ml, name, sql, label_type), schema| async move {
+                let (ctx, _) = ml.session()?;
+                let batch = query(ctx, &sql).await?;
+                let (predictions, model) = predict_batch(&ml, &name, &batch).await?;
+                let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
+                if model.task == "classification" {
+                    let classes: Vec<Option<&str>> = predictions
+                        .iter()
+                        .map(|p| {
+                            (!p.is_nan()).then(|| model.classes[usize::from(*p >= 0.5)].as_str())
+                        })
+                        .collect();
+                    let text: ArrayRef = Arc::new(StringArray::from(classes));
+                    columns.push(cast(&text, &label_type)?);
+                    columns.push(Arc::new(Float64Array::from(predictions)));
+                } else {
+                    columns.push(Arc::new(Float64Array::from(predictions)));
+                }
+                Ok(RecordBatch::try_new(schema, columns)?)
+            },
         ))
     }
 }

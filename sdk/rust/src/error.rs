@@ -96,3 +96,30 @@ impl From<ArrowError> for Error {
         Self::internal(error.to_string())
     }
 }
+
+/// Defines `guarded` in an export module: it runs one export call with the panic hook
+/// installed and turns the SDK's [`Error`] into the `plugin-error` of the module's `wit` (each
+/// world's generated bindings have their own copy of that type, so one function cannot serve
+/// both).
+macro_rules! define_guarded {
+    () => {
+        /// Runs one export call, turning the SDK error into the WIT one.
+        fn guarded<T>(
+            call: impl FnOnce() -> $crate::Result<T>,
+        ) -> ::core::result::Result<T, wit::PluginError> {
+            $crate::panic_hook::install();
+            call().map_err(|error| wit::PluginError {
+                kind: match error.kind() {
+                    $crate::ErrorKind::InvalidConfig => wit::ErrorKind::InvalidConfig,
+                    $crate::ErrorKind::Unauthorized => wit::ErrorKind::Unauthorized,
+                    $crate::ErrorKind::NotFound => wit::ErrorKind::NotFound,
+                    $crate::ErrorKind::Upstream => wit::ErrorKind::Upstream,
+                    $crate::ErrorKind::InvalidData => wit::ErrorKind::InvalidData,
+                    $crate::ErrorKind::Internal => wit::ErrorKind::Internal,
+                },
+                message: error.message().to_owned(),
+            })
+        }
+    };
+}
+pub(crate) use define_guarded;

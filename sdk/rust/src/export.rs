@@ -9,9 +9,7 @@ use arrow_array::{Array, RecordBatch, RecordBatchOptions};
 use arrow_schema::SchemaRef;
 
 use crate::bindings::spirit::plugin::types as wit;
-use crate::{
-    Connector, Error, ErrorKind, Filter, FilterOp, Literal, Result, ScanRequest, Table, ipc,
-};
+use crate::{Connector, Error, Filter, FilterOp, Literal, Result, ScanRequest, Table, ipc};
 
 /// The `metadata` export: the plugin crate's name and version.
 pub fn metadata(name: &str, version: &str) -> wit::PluginMetadata {
@@ -86,21 +84,7 @@ pub fn scan<C: Connector>(
     })
 }
 
-/// Runs one export call, turning the SDK error into the WIT one.
-fn guarded<T>(call: impl FnOnce() -> Result<T>) -> Result<T, wit::PluginError> {
-    crate::panic_hook::install();
-    call().map_err(|error| wit::PluginError {
-        kind: match error.kind() {
-            ErrorKind::InvalidConfig => wit::ErrorKind::InvalidConfig,
-            ErrorKind::Unauthorized => wit::ErrorKind::Unauthorized,
-            ErrorKind::NotFound => wit::ErrorKind::NotFound,
-            ErrorKind::Upstream => wit::ErrorKind::Upstream,
-            ErrorKind::InvalidData => wit::ErrorKind::InvalidData,
-            ErrorKind::Internal => wit::ErrorKind::Internal,
-        },
-        message: error.message().to_owned(),
-    })
-}
+crate::error::define_guarded!();
 
 fn scan_request(request: wit::ScanRequest) -> ScanRequest {
     ScanRequest {

@@ -9,9 +9,7 @@ use arrow_array::{Array, Float64Array, RecordBatch};
 use arrow_schema::{DataType, Field, Schema};
 
 use crate::model_bindings::spirit::plugin::types as wit;
-use crate::{
-    Error, ErrorKind, ForecastRequest, Model, PredictRequest, Result, Task, TrainRequest, ipc,
-};
+use crate::{Error, ForecastRequest, Model, PredictRequest, Result, Task, TrainRequest, ipc};
 
 /// The `algorithms` export.
 pub fn algorithms<M: Model>(model: &M) -> Vec<wit::AlgorithmInfo> {
@@ -183,21 +181,7 @@ fn wit_task(task: Task) -> wit::Task {
     }
 }
 
-/// Runs a call, routing panics to the log and mapping errors to the WIT type.
-fn guarded<T>(call: impl FnOnce() -> Result<T>) -> Result<T, wit::PluginError> {
-    crate::panic_hook::install();
-    call().map_err(|error| wit::PluginError {
-        kind: match error.kind() {
-            ErrorKind::InvalidConfig => wit::ErrorKind::InvalidConfig,
-            ErrorKind::Unauthorized => wit::ErrorKind::Unauthorized,
-            ErrorKind::NotFound => wit::ErrorKind::NotFound,
-            ErrorKind::Upstream => wit::ErrorKind::Upstream,
-            ErrorKind::InvalidData => wit::ErrorKind::InvalidData,
-            ErrorKind::Internal => wit::ErrorKind::Internal,
-        },
-        message: error.message().to_owned(),
-    })
-}
+crate::error::define_guarded!();
 
 #[cfg(test)]
 mod tests {
