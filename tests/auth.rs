@@ -145,6 +145,8 @@ async fn analysts_read_and_admins_write() {
         "CREATE EXTERNAL TABLE ext STORED AS CSV LOCATION '/tmp/none.csv'",
         // The engine's own configuration is shared by every session.
         "SET datafusion.execution.batch_size = 1",
+        // Training changes the model registry, though it is called in a SELECT.
+        "SELECT * FROM train_model('m', 'regression', 'SELECT 1 AS a, 2 AS b', 'a')",
     ] {
         let err = ann.batch_execute(sql).await.expect_err(sql);
         assert_eq!(sqlstate(&err), "42501", "{sql}: {err}");

@@ -517,3 +517,39 @@ async fn domain_functions_answer_on_the_demo_data() {
     let registered = rows(&client, "SELECT DISTINCT name FROM spirit.models WHERE name IN ('churn_risk', 'demand_forecast', 'booking_probability') ORDER BY 1").await;
     assert_eq!(registered.len(), 3);
 }
+
+/// With ML_MODELS_PATH, artifacts are files there (written whole), and predictions read them.
+#[tokio::test]
+async fn artifacts_go_to_ml_models_path() {
+    let files = tempfile::tempdir().unwrap();
+    let path = files.path().display().to_string();
+    let (server, _dir) = server_with_plugins(MODELS, &[("ML_MODELS_PATH", path.as_str())]);
+    let client = server.connect().await;
+    client
+        .batch_execute(
+            "CREATE TABLE pairs AS SELECT value AS x, value * 3 + 1 AS y FROM range(200)",
+        )
+        .await
+        .unwrap();
+    let trained = rows(
+        &client,
+        "SELECT version FROM train_model('line', 'regression', 'SELECT x, y FROM pairs', 'y', \
+           '{\"algorithm\": \"linear_regression\"}')",
+    )
+    .await;
+    assert_eq!(trained[0][0].as_deref(), Some("1"));
+    let artifact = files.path().join("line/v1.bin");
+    assert!(std::fs::metadata(&artifact).unwrap().len() > 0);
+    let predicted = rows(
+        &client,
+        "SELECT prediction FROM predict('line', 'SELECT 10 AS x')",
+    )
+    .await;
+    assert!((num(&predicted[0][0]) - 31.0).abs() < 1e-3, "{predicted:?}");
+
+    // A missing file is a clear error, not a wrong answer.
+    std::fs::remove_file(&artifact).unwrap();
+    let (code, message) = failure(&client, "SELECT * FROM predict('line', 'SELECT 10 AS x')").await;
+    assert_eq!(code, "58030", "{message}");
+    assert!(message.contains("v1.bin"), "{message}");
+}

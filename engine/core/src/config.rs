@@ -67,6 +67,9 @@ pub struct Config {
     /// Hours after which the domain prediction models (churn_risk, demand_forecast …) are
     /// retrained from the store's history, and their cached answers dropped.
     pub ml_retrain_hours: u64,
+    /// Directory for model artifacts as files; unset keeps them in the store. The environment
+    /// variable `ML_MODELS_PATH` sets it too.
+    pub ml_models_path: Option<PathBuf>,
 }
 
 /// The user that exists when no users are configured (password `spirit`, role admin).
@@ -165,6 +168,7 @@ impl Default for Config {
             plugins_dir: None,
             plugins_reload_seconds: 1,
             ml_retrain_hours: 24,
+            ml_models_path: None,
         }
     }
 }
@@ -190,6 +194,7 @@ const KEYS: &[&str] = &[
     "plugins_dir",
     "plugins_reload_seconds",
     "ml_retrain_hours",
+    "ml_models_path",
 ];
 
 impl Config {

@@ -66,6 +66,8 @@ pub struct Ml {
     retrain_every: Duration,
     session: OnceLock<(SessionContext, Store)>,
     cache: domain::Cache,
+    /// Where artifacts are written as files (`ML_MODELS_PATH`); in the store when `None`.
+    artifacts_dir: Option<std::path::PathBuf>,
     /// Held while a domain model trains, so concurrent first uses train it once.
     training: tokio::sync::Mutex<()>,
 }
@@ -80,14 +82,20 @@ impl std::fmt::Debug for Ml {
 
 impl Ml {
     /// The ML functions over the model plugins of `plugins`; domain models are retrained when
-    /// older than `retrain_every`.
-    pub fn new(plugins: Arc<Registry>, retrain_every: Duration) -> Arc<Self> {
+    /// older than `retrain_every`; artifacts go to files in `artifacts_dir` when given, else
+    /// into the store.
+    pub fn new(
+        plugins: Arc<Registry>,
+        retrain_every: Duration,
+        artifacts_dir: Option<std::path::PathBuf>,
+    ) -> Arc<Self> {
         Arc::new_cyclic(|me| Self {
             me: me.clone(),
             plugins,
             retrain_every,
             session: OnceLock::new(),
             cache: domain::Cache::default(),
+            artifacts_dir,
             training: tokio::sync::Mutex::new(()),
         })
     }
@@ -131,6 +139,11 @@ impl Ml {
                 }
             }
         });
+    }
+
+    /// Where artifacts are written as files, if not into the store.
+    pub(crate) fn artifacts_dir(&self) -> Option<&std::path::Path> {
+        self.artifacts_dir.as_deref()
     }
 
     /// How often domain models are retrained.

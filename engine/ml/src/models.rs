@@ -1,8 +1,10 @@
 //! The model registry: every trained version of every model, kept in the store.
 //! `spirit.models` is what users see (one row per version, metrics as JSON, which version is
 //! deployed); the artifacts and what `predict` needs to rebuild its output sit beside it in
-//! `spirit_internal.model_artifacts`. Training adds a version and deploys it; `deploy_model`
+//! `spirit_internal.model_artifacts`, or, with `ML_MODELS_PATH`, in files there. Training adds a version and deploys it; `deploy_model`
 //! moves deployment to another version (a rollback).
+
+use std::path::Path;
 
 use chrono::{NaiveDateTime, Utc};
 use duckdb::{OptionalExt, params};
@@ -48,6 +50,8 @@ CREATE TABLE IF NOT EXISTS spirit_internal.model_artifacts (
     artifact BLOB NOT NULL,
     PRIMARY KEY (name, version)
 );
+-- Set when the artifact is a file under ML_MODELS_PATH (artifact is then empty).
+ALTER TABLE spirit_internal.model_artifacts ADD COLUMN IF NOT EXISTS location VARCHAR;
 ";
 
 /// Creates the registry's tables if they are missing.
@@ -78,18 +82,30 @@ pub struct ModelVersion {
 }
 
 /// Saves a new version of `model.name` (its `version` is ignored) with `artifact`, deploys
-/// it and returns its number.
-pub fn save(store: &Store, model: &ModelVersion, artifact: &[u8]) -> Result<i32> {
+/// it and returns its number. With `files`, the artifact is written to
+/// `<files>/<name>/v<version>.bin` and the store keeps its path.
+pub fn save(
+    store: &Store,
+    model: &ModelVersion,
+    artifact: &[u8],
+    files: Option<&Path>,
+) -> Result<i32> {
     let features = serde_json::to_string(&model.features).expect("strings serialise");
     let classes = serde_json::to_string(&model.classes).expect("strings serialise");
-    let version = store.with_conn(|conn| {
+    let version: i32 = store.with_conn(|conn| {
+        conn.query_row(
+            "SELECT coalesce(max(version), 0) + 1 FROM spirit.models WHERE name = ?",
+            params![model.name],
+            |row| row.get(0),
+        )
+    })?;
+    let location = files
+        .map(|dir| write_artifact(dir, &model.name, version, artifact))
+        .transpose()?;
+    let stored: &[u8] = if location.is_some() { &[] } else { artifact };
+    let saved = store.with_conn(|conn| {
         conn.execute_batch("BEGIN TRANSACTION")?;
         let result = (|| {
-            let version: i32 = conn.query_row(
-                "SELECT coalesce(max(version), 0) + 1 FROM spirit.models WHERE name = ?",
-                params![model.name],
-                |row| row.get(0),
-            )?;
             conn.execute(
                 "UPDATE spirit.models SET deployed = false WHERE name = ?",
                 params![model.name],
@@ -110,20 +126,49 @@ pub fn save(store: &Store, model: &ModelVersion, artifact: &[u8]) -> Result<i32>
                 ],
             )?;
             conn.execute(
-                "INSERT INTO spirit_internal.model_artifacts VALUES (?, ?, ?, ?, ?)",
-                params![model.name, version, model.label_type, classes, artifact],
+                "INSERT INTO spirit_internal.model_artifacts \
+                 (name, version, label_type, classes, artifact, location) VALUES (?, ?, ?, ?, ?, ?)",
+                params![model.name, version, model.label_type, classes, stored, location],
             )?;
-            Ok(version)
+            Ok(())
         })();
         match result {
-            Ok(version) => conn.execute_batch("COMMIT").map(|()| version),
+            Ok(()) => conn.execute_batch("COMMIT"),
             Err(e) => {
                 conn.execute_batch("ROLLBACK")?;
                 Err(e)
             }
         }
-    })?;
+    });
+    if let Err(e) = saved {
+        // A concurrent training took the version number; its file is not ours to keep.
+        if let Some(path) = &location {
+            let _ = std::fs::remove_file(path);
+        }
+        return Err(e.into());
+    }
     Ok(version)
+}
+
+/// Writes an artifact file whole (through a temporary file and a rename) and returns its path.
+fn write_artifact(dir: &Path, name: &str, version: i32, artifact: &[u8]) -> Result<String> {
+    let io = |what: &str, path: &Path, e: std::io::Error| {
+        error(
+            "58030",
+            format!(
+                "cannot {what} model artifact {}: {e} (ML_MODELS_PATH)",
+                path.display()
+            ),
+        )
+    };
+    let model_dir = dir.join(name);
+    std::fs::create_dir_all(&model_dir)
+        .map_err(|e| io("create the directory of", &model_dir, e))?;
+    let path = model_dir.join(format!("v{version}.bin"));
+    let partial = model_dir.join(format!(".v{version}.bin.partial"));
+    std::fs::write(&partial, artifact).map_err(|e| io("write", &partial, e))?;
+    std::fs::rename(&partial, &path).map_err(|e| io("write", &path, e))?;
+    Ok(path.display().to_string())
 }
 
 const SELECT: &str = "SELECT m.name, m.version, m.task, m.algorithm, m.plugin, m.trained_at, \
@@ -193,15 +238,28 @@ pub fn get(store: &Store, name: &str, version: Option<i32>) -> Result<ModelVersi
     ))
 }
 
-/// The artifact of one version.
+/// The artifact of one version, from the store or from its file.
 pub fn artifact(store: &Store, name: &str, version: i32) -> Result<Vec<u8>> {
-    Ok(store.with_conn(|conn| {
+    let (artifact, location): (Vec<u8>, Option<String>) = store.with_conn(|conn| {
         conn.query_row(
-            "SELECT artifact FROM spirit_internal.model_artifacts WHERE name = ? AND version = ?",
+            "SELECT artifact, location FROM spirit_internal.model_artifacts \
+             WHERE name = ? AND version = ?",
             params![name, version],
-            |row| row.get(0),
+            |row| Ok((row.get(0)?, row.get(1)?)),
         )
-    })?)
+    })?;
+    match location {
+        None => Ok(artifact),
+        Some(path) => std::fs::read(&path).map_err(|e| {
+            error(
+                "58030",
+                format!(
+                    "model {name} version {version}: cannot read its artifact {path}: {e}; \
+                     restore the file or retrain the model"
+                ),
+            )
+        }),
+    }
 }
 
 /// Makes `version` the deployed version of `name`.

@@ -361,7 +361,7 @@ pub async fn train(ml: &Ml, spec: &TrainSpec) -> Result<ModelVersion> {
         label_type: data.label_type.to_string(),
         classes: data.classes.clone(),
     };
-    model.version = models::save(store, &model, &fit.artifact)?;
+    model.version = models::save(store, &model, &fit.artifact, ml.artifacts_dir())?;
     tracing::info!(
         model = %model.name,
         version = model.version,

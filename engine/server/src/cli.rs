@@ -276,7 +276,11 @@ async fn open_engine(config: Config) -> anyhow::Result<Engine> {
     )?;
     info!(dir = %registry.dir().display(), "plugins directory");
     let retrain = std::time::Duration::from_secs(config.ml_retrain_hours.max(1) * 3600);
-    let ml = spirit_ml::Ml::new(Arc::clone(&registry), retrain);
+    let artifacts = config
+        .ml_models_path
+        .clone()
+        .or_else(|| std::env::var_os("ML_MODELS_PATH").map(PathBuf::from));
+    let ml = spirit_ml::Ml::new(Arc::clone(&registry), retrain, artifacts);
     let extensions: [Arc<dyn Extension>; 2] = [registry, ml];
     Ok(Engine::open_with(config, &extensions).await?)
 }

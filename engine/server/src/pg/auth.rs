@@ -286,11 +286,35 @@ pub fn check_write(client: &(impl ClientInfo + ?Sized), what: &str) -> PgWireRes
     }
 }
 
+/// Table functions that change what the engine keeps (the model registry), though called
+/// inside a SELECT: training adds a deployed model version, deploying switches versions.
+const WRITING_FUNCTIONS: &[&str] = &["train_model", "deploy_model"];
+
+/// The writing table function `statement` calls, if any.
+fn writing_function(statement: &Statement) -> Option<&'static str> {
+    let mut found = None;
+    let _ = datafusion::sql::sqlparser::ast::visit_relations(statement, |name| {
+        let text = name.to_string().to_ascii_lowercase();
+        let last = text
+            .rsplit('.')
+            .next()
+            .unwrap_or_default()
+            .trim_matches('"');
+        found = WRITING_FUNCTIONS.iter().copied().find(|f| *f == last);
+        if found.is_some() {
+            std::ops::ControlFlow::Break(())
+        } else {
+            std::ops::ControlFlow::Continue(())
+        }
+    });
+    found
+}
+
 /// Whether `statement` only reads (or only changes the session): what analysts may run.
 fn is_read_only(statement: &Statement) -> bool {
     match statement {
-        Statement::Query(_)
-        | Statement::ShowVariable { .. }
+        Statement::Query(_) => writing_function(statement).is_none(),
+        Statement::ShowVariable { .. }
         | Statement::ShowVariables { .. }
         | Statement::ShowTables { .. }
         | Statement::ShowColumns { .. }
@@ -323,6 +347,9 @@ fn is_read_only(statement: &Statement) -> bool {
 
 /// The first word of `statement`, for the denial message (`CREATE TABLE`, `INSERT`).
 fn statement_kind(statement: &Statement) -> String {
+    if let Some(function) = writing_function(statement) {
+        return format!("{function}() (it changes the model registry)");
+    }
     let text = statement.to_string();
     let mut words = text.split_whitespace();
     let first = words.next().unwrap_or_default().to_uppercase();
@@ -424,9 +451,28 @@ mod tests {
             "TRUNCATE t",
             "EXPLAIN ANALYZE INSERT INTO t VALUES (1)",
             "COPY t FROM '/tmp/x.csv'",
+            "SELECT * FROM train_model('m', 'regression', 't', 'y')",
+            "SELECT version FROM (SELECT * FROM deploy_model('m', 1)) d",
         ] {
             assert!(!is_read_only(&parse(sql)), "{sql}");
         }
+    }
+
+    #[test]
+    fn predictions_are_reads_but_training_is_not() {
+        for sql in [
+            "SELECT * FROM predict('m', 't')",
+            "SELECT * FROM forecast('t', 'ts', 'v', 7)",
+            "SELECT * FROM churn_risk()",
+        ] {
+            assert!(is_read_only(&parse(sql)), "{sql}");
+        }
+        assert_eq!(
+            statement_kind(&parse(
+                "SELECT * FROM TRAIN_MODEL('m', 'regression', 't', 'y')"
+            )),
+            "train_model() (it changes the model registry)"
+        );
     }
 
     #[test]
