@@ -5,7 +5,8 @@
 //! every kind of bad input as an SQL error that leaves the connection usable.
 
 use spirit_core::demo::truths;
-use spirit_tests::plugins::{failure, server_with_plugins, value};
+use spirit_tests::plugins::{cache_dir, failure, server_with_plugins, value};
+use spirit_tests::{spirit, spirit_bin};
 use tokio_postgres::{Client, SimpleQueryMessage};
 
 const MODELS: &[&str] = &["forecasting", "gbt", "linear"];
@@ -552,4 +553,81 @@ async fn artifacts_go_to_ml_models_path() {
     let (code, message) = failure(&client, "SELECT * FROM predict('line', 'SELECT 10 AS x')").await;
     assert_eq!(code, "58030", "{message}");
     assert!(message.contains("v1.bin"), "{message}");
+}
+
+/// A third party's model: `spirit plugin new --kind model`, built and installed into a running
+/// server, trains and predicts through SQL by the plugin's name.
+#[tokio::test]
+async fn a_new_model_plugin_trains_by_its_name() {
+    let (server, data_dir) = server_with_plugins(MODELS, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = spirit(&[
+        "plugin",
+        "new",
+        "my_mean",
+        "--kind",
+        "model",
+        "--dir",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let crate_dir = dir.path().join("my_mean");
+    let build = std::process::Command::new(spirit_bin())
+        .args(["plugin", "build", crate_dir.to_str().unwrap(), "--install"])
+        .arg(data_dir.path().join("plugins"))
+        .env("CARGO_TARGET_DIR", cache_dir().join("plugins-target"))
+        .output()
+        .unwrap();
+    assert!(
+        build.status.success(),
+        "{}",
+        String::from_utf8_lossy(&build.stderr)
+    );
+    let listed = spirit(&[
+        "plugin",
+        "test",
+        crate_dir.join("dist/my_mean").to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&listed.stdout);
+    assert!(text.contains("algorithm mean (regression)"), "{text}");
+
+    let client = server.connect().await;
+    let mut loaded = None;
+    for _ in 0..300 {
+        loaded = value(
+            &client,
+            "SELECT status FROM spirit.plugins WHERE name = 'my_mean'",
+        )
+        .await;
+        if loaded.as_deref() == Some("loaded") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(loaded.as_deref(), Some("loaded"));
+    client
+        .batch_execute("CREATE TABLE obs AS SELECT value AS x, CAST(value % 10 AS DOUBLE) AS y FROM range(100)")
+        .await
+        .unwrap();
+    let trained = rows(
+        &client,
+        "SELECT algorithm, metrics FROM train_model('avg', 'regression', 'SELECT x, y FROM obs', 'y', \
+           '{\"algorithm\": \"my_mean\"}')",
+    )
+    .await;
+    assert_eq!(trained[0][0].as_deref(), Some("mean"));
+    let metrics: serde_json::Value =
+        serde_json::from_str(trained[0][1].as_deref().unwrap()).unwrap();
+    let mean = metrics["model"]["mean"].as_f64().unwrap();
+    assert!((mean - 4.5).abs() < 1.0, "{metrics}");
+    let predicted = rows(
+        &client,
+        "SELECT prediction FROM predict('avg', 'SELECT 7 AS x')",
+    )
+    .await;
+    assert_eq!(num(&predicted[0][0]), mean);
 }

@@ -80,10 +80,14 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum PluginCommand {
-    /// Create a connector plugin crate that builds and loads as it is.
+    /// Create a connector or model plugin crate that builds and loads as it is.
     New {
-        /// Its name: lower-case letters, digits and underscores (the `STORED AS` name).
+        /// Its name: lower-case letters, digits and underscores (the `STORED AS` name, or the
+        /// `algorithm` train_model takes).
         name: String,
+        /// What it is.
+        #[arg(long, value_enum, default_value = "connector")]
+        kind: crate::plugin_cli::Kind,
         /// Where to create its directory.
         #[arg(long, value_name = "DIR", default_value = ".")]
         dir: PathBuf,
@@ -189,9 +193,9 @@ impl Cli {
                 Ok(())
             }
             Command::Plugin {
-                command: PluginCommand::New { name, dir },
+                command: PluginCommand::New { name, kind, dir },
             } => {
-                let root = crate::plugin_cli::new(&name, &dir)?;
+                let root = crate::plugin_cli::new(&name, &dir, kind)?;
                 println!(
                     "created {}; build it with `spirit plugin build {}`",
                     root.display(),

@@ -9,6 +9,7 @@ use std::process::Command;
 
 use anyhow::{Context, bail};
 use arrow::array::RecordBatch;
+use spirit_plugins::host::Task;
 use spirit_plugins::{Runtime, Source};
 
 use crate::output::{OutputFormat, write_batches};
@@ -42,6 +43,26 @@ pub fn test(
             None => bail!("--set takes key=value, got {option:?}"),
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
+    if plugin.is_model() {
+        for algorithm in plugin.algorithms()? {
+            let tasks: Vec<&str> = algorithm
+                .tasks
+                .iter()
+                .map(|task| match task {
+                    Task::Classification => "classification",
+                    Task::Regression => "regression",
+                    Task::Forecast => "forecast",
+                })
+                .collect();
+            println!(
+                "\nalgorithm {} ({}): {}",
+                algorithm.name,
+                tasks.join(", "),
+                algorithm.description
+            );
+        }
+        return Ok(());
+    }
     let source = Source::new(&plugin.manifest, options)?;
     let mut out = std::io::stdout().lock();
     for table in spirit_plugins::tables(&plugin, &source)? {
@@ -79,20 +100,36 @@ const TOOLCHAIN_PACKAGES: &[&str] = &[
     "wasi-libc",
 ];
 
+/// What a new plugin is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Kind {
+    /// A data source: tables for `CREATE EXTERNAL TABLE … STORED AS <name>`.
+    Connector,
+    /// Algorithms for `train_model(…, '{"algorithm": "<name>"}')` and `predict`.
+    Model,
+}
+
 /// Where the SDK is: this source tree's `sdk/rust` when the binary runs beside it, else the
-/// project's repository.
-fn sdk_dependency() -> String {
+/// project's repository; with the SDK feature of the plugin's kind.
+fn sdk_dependency(kind: Kind) -> String {
     let tree = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sdk/rust");
-    match tree.canonicalize() {
+    let source = match tree.canonicalize() {
         Ok(path) if path.join("Cargo.toml").is_file() => {
-            format!("{{ path = {:?} }}", path.display().to_string())
+            format!("path = {:?}", path.display().to_string())
         }
-        _ => "{ git = \"https://github.com/spirit-tours/spirit-analytics\" }".to_string(),
+        _ => "git = \"https://github.com/spirit-tours/spirit-analytics\"".to_string(),
+    };
+    match kind {
+        Kind::Connector => format!("{{ {source} }}"),
+        Kind::Model => format!(
+            "{{ {source}, default-features = false, features = [\"model\", \"pthread-shim\"] }}"
+        ),
     }
 }
 
-/// Creates `<dir>/<name>`: a connector crate serving one table, its manifest and a README.
-pub fn new(name: &str, dir: &Path) -> anyhow::Result<PathBuf> {
+/// Creates `<dir>/<name>`: a connector crate serving one table, or a model crate with one
+/// algorithm, with its manifest and a README.
+pub fn new(name: &str, dir: &Path, kind: Kind) -> anyhow::Result<PathBuf> {
     if name.is_empty()
         || !name
             .chars()
@@ -112,14 +149,22 @@ pub fn new(name: &str, dir: &Path) -> anyhow::Result<PathBuf> {
     }
     std::fs::create_dir_all(root.join("src"))
         .with_context(|| format!("creating {}", root.display()))?;
+    let (manifest, lib, readme) = match kind {
+        Kind::Connector => (scaffold::PLUGIN_TOML, scaffold::LIB_RS, scaffold::README),
+        Kind::Model => (
+            scaffold::MODEL_PLUGIN_TOML,
+            scaffold::MODEL_LIB_RS,
+            scaffold::MODEL_README,
+        ),
+    };
     let files = [
         (
             "Cargo.toml",
-            scaffold::CARGO_TOML.replace("{sdk}", &sdk_dependency()),
+            scaffold::CARGO_TOML.replace("{sdk}", &sdk_dependency(kind)),
         ),
-        ("plugin.toml", scaffold::PLUGIN_TOML.to_string()),
-        ("src/lib.rs", scaffold::LIB_RS.to_string()),
-        ("README.md", scaffold::README.to_string()),
+        ("plugin.toml", manifest.to_string()),
+        ("src/lib.rs", lib.to_string()),
+        ("README.md", readme.to_string()),
         (".gitignore", "/target\n/dist\n".to_string()),
     ];
     for (file, text) in files {
@@ -318,6 +363,72 @@ impl Connector for Plugin {
 }
 
 export_connector!(Plugin);
+"#;
+
+    pub const MODEL_PLUGIN_TOML: &str = r#"# What the engine reads before loading {name}.wasm beside this file.
+name = "{name}"
+version = "0.1.0"
+kind = "model"
+api = "0.1.0"
+description = "Predicts the training mean: replace it with your algorithm"
+
+# A model reaches nothing outside: no hosts, no files.
+allowed_hosts = []
+allowed_paths = []
+
+memory_limit_mb = 256
+timeout_ms = 60000
+"#;
+
+    pub const MODEL_LIB_RS: &str = r#"//! `{name}`: a Spirit Analytics model plugin. Replace the mean with your algorithm.
+//!
+//! ```sql
+//! SELECT * FROM train_model('m', 'regression', 'SELECT x, y FROM t', 'y', '{"algorithm": "{name}"}');
+//! SELECT * FROM predict('m', 'SELECT x FROM t');
+//! ```
+
+use spirit_plugin_sdk::model_prelude::*;
+
+#[derive(Default)]
+struct Plugin;
+
+impl Model for Plugin {
+    fn algorithms(&self) -> Vec<Algorithm> {
+        vec![Algorithm::new("mean", &[Task::Regression], "Predicts the mean of the training label")]
+    }
+
+    /// The artifact is whatever `predict` needs: here, the mean as 8 bytes.
+    fn train(&self, request: &TrainRequest) -> Result<Trained> {
+        let mean = request.label.iter().sum::<f64>() / request.label.len().max(1) as f64;
+        Ok(Trained {
+            artifact: mean.to_le_bytes().to_vec(),
+            metrics_json: format!("{{\"mean\": {mean}}}"),
+        })
+    }
+
+    fn predict(&self, request: &PredictRequest) -> Result<Vec<f64>> {
+        let bytes: [u8; 8] = request
+            .artifact
+            .as_slice()
+            .try_into()
+            .map_err(|_| Error::invalid_data("the artifact is not a mean"))?;
+        Ok(vec![f64::from_le_bytes(bytes); request.features.rows()])
+    }
+}
+
+export_model!(Plugin);
+"#;
+
+    pub const MODEL_README: &str = r#"# {name}
+
+A Spirit Analytics model plugin.
+
+    spirit plugin build .                 # dist/{name}/{name}.wasm + plugin.toml
+    spirit plugin test dist/{name}        # lists its algorithms
+    spirit plugin build . --install /path/to/data/plugins   # the engine loads it within a second
+
+Then, in SQL: `SELECT * FROM train_model('m', 'regression', 'SELECT x, y FROM t', 'y', '{"algorithm": "{name}"}')`.
+The SDK's tutorial is sdk/README.md in the Spirit Analytics repository.
 "#;
 
     pub const README: &str = r#"# {name}
