@@ -5,8 +5,8 @@
 //! every kind of bad input as an SQL error that leaves the connection usable.
 
 use spirit_core::demo::truths;
-use spirit_tests::plugins::{cache_dir, failure, server_with_plugins, value};
-use spirit_tests::{spirit, spirit_bin};
+use spirit_tests::plugins::{build_and_install, failure, server_with_plugins, value};
+use spirit_tests::spirit;
 use tokio_postgres::{Client, SimpleQueryMessage};
 
 const MODELS: &[&str] = &["forecasting", "gbt", "linear"];
@@ -576,17 +576,7 @@ async fn a_new_model_plugin_trains_by_its_name() {
         String::from_utf8_lossy(&out.stderr)
     );
     let crate_dir = dir.path().join("my_mean");
-    let build = std::process::Command::new(spirit_bin())
-        .args(["plugin", "build", crate_dir.to_str().unwrap(), "--install"])
-        .arg(data_dir.path().join("plugins"))
-        .env("CARGO_TARGET_DIR", cache_dir().join("plugins-target"))
-        .output()
-        .unwrap();
-    assert!(
-        build.status.success(),
-        "{}",
-        String::from_utf8_lossy(&build.stderr)
-    );
+    build_and_install(&crate_dir, &data_dir.path().join("plugins"));
     let listed = spirit(&[
         "plugin",
         "test",

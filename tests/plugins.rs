@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use spirit_tests::plugins::{
-    built_plugins, cache_dir, failure, install, server_with_plugins, value,
+    build_and_install, built_plugins, failure, install, server_with_plugins, value,
 };
 use spirit_tests::{spirit, spirit_bin};
 use tokio_postgres::Client;
@@ -616,19 +616,8 @@ async fn plugin_new_scaffolds_a_crate_that_builds_and_loads_without_a_restart() 
     ]);
     assert!(out.status.success());
     let crate_dir = dir.path().join("hello_numbers");
-    // The bundled plugins' target directory: std and arrow are built there already.
     let plugins_dir = data_dir.path().join("plugins");
-    let build = Command::new(spirit_bin())
-        .args(["plugin", "build", crate_dir.to_str().unwrap(), "--install"])
-        .arg(&plugins_dir)
-        .env("CARGO_TARGET_DIR", cache_dir().join("plugins-target"))
-        .output()
-        .unwrap();
-    assert!(
-        build.status.success(),
-        "{}",
-        String::from_utf8_lossy(&build.stderr)
-    );
+    build_and_install(&crate_dir, &plugins_dir);
     let built = crate_dir.join("dist/hello_numbers");
     assert!(built.join("hello_numbers.wasm").is_file());
     let out = spirit(&[

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use tempfile::TempDir;
 use tokio_postgres::Client;
 
-use crate::{ServerOptions, SpiritServer, demo_template, sqlstate};
+use crate::{ServerOptions, SpiritServer, demo_template, spirit_bin, sqlstate};
 
 /// Where scripts/build-plugins.sh put the built plugins.
 pub fn built_plugins() -> PathBuf {
@@ -88,4 +88,22 @@ pub async fn value(client: &Client, sql: &str) -> Option<String> {
             tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
             _ => None,
         })
+}
+
+/// `spirit plugin build <crate_dir> --install <plugins_dir>`, in the bundled plugins' target
+/// directory (std and arrow are built there already); panics with cargo's output on failure.
+pub fn build_and_install(crate_dir: &Path, plugins_dir: &Path) {
+    let build = std::process::Command::new(spirit_bin())
+        .args(["plugin", "build"])
+        .arg(crate_dir)
+        .arg("--install")
+        .arg(plugins_dir)
+        .env("CARGO_TARGET_DIR", cache_dir().join("plugins-target"))
+        .output()
+        .unwrap();
+    assert!(
+        build.status.success(),
+        "{}",
+        String::from_utf8_lossy(&build.stderr)
+    );
 }

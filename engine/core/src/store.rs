@@ -127,6 +127,14 @@ impl Store {
         Ok(f(&conn.conn)?)
     }
 
+    /// Runs `f` on a pooled connection inside a transaction (see [`in_transaction`]).
+    pub fn with_transaction<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> duckdb::Result<T>,
+    ) -> Result<T> {
+        self.with_conn(|conn| in_transaction(conn, f))
+    }
+
     /// Names of the user-visible tables, sorted.
     pub fn table_names(&self) -> Result<Vec<String>> {
         self.with_conn(|conn| {
@@ -264,32 +272,22 @@ impl Store {
         for batch in batches.iter().filter(|b| b.num_rows() > 0) {
             converted.push(to_duckdb_batch(batch)?);
         }
-        self.with_conn(|conn| {
-            conn.execute_batch("BEGIN TRANSACTION")?;
-            let result = (|| {
-                let registration = ArrowBatchRegistration::new(empty);
-                conn.execute(
-                    &format!(
-                        "CREATE {}TABLE {}.{} AS SELECT * FROM arrow(?)",
-                        if replace { "OR REPLACE " } else { "" },
-                        quote_ident(db_schema),
-                        quote_ident(name)
-                    ),
-                    [&registration],
-                )?;
-                let mut appender = conn.appender_to_db(name, db_schema)?;
-                for batch in converted {
-                    appender.append_record_batch(batch)?;
-                }
-                appender.flush()
-            })();
-            match result {
-                Ok(()) => conn.execute_batch("COMMIT"),
-                Err(e) => {
-                    conn.execute_batch("ROLLBACK")?;
-                    Err(e)
-                }
+        self.with_transaction(|conn| {
+            let registration = ArrowBatchRegistration::new(empty);
+            conn.execute(
+                &format!(
+                    "CREATE {}TABLE {}.{} AS SELECT * FROM arrow(?)",
+                    if replace { "OR REPLACE " } else { "" },
+                    quote_ident(db_schema),
+                    quote_ident(name)
+                ),
+                [&registration],
+            )?;
+            let mut appender = conn.appender_to_db(name, db_schema)?;
+            for batch in converted {
+                appender.append_record_batch(batch)?;
             }
+            appender.flush()
         })
     }
 
@@ -408,4 +406,20 @@ pub fn quote_ident(name: &str) -> String {
 /// Quotes a string literal for DuckDB SQL.
 pub fn quote_literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
+}
+
+/// Runs `f` on `conn` inside a transaction: committed when `f` succeeds, rolled back (and
+/// its error returned) when it fails.
+pub fn in_transaction<T>(
+    conn: &Connection,
+    f: impl FnOnce(&Connection) -> duckdb::Result<T>,
+) -> duckdb::Result<T> {
+    conn.execute_batch("BEGIN TRANSACTION")?;
+    match f(conn) {
+        Ok(value) => conn.execute_batch("COMMIT").map(|()| value),
+        Err(e) => {
+            conn.execute_batch("ROLLBACK")?;
+            Err(e)
+        }
+    }
 }

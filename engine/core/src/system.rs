@@ -529,8 +529,7 @@ pub fn write_metric_settings(conn: &Connection, config: &Config) -> crate::Resul
         Some(t) => format!("TIMESTAMP '{}'", t.format("%Y-%m-%d %H:%M:%S%.f")),
         None => "make_timestamp(epoch_us(get_current_timestamp()))".to_string(),
     };
-    conn.execute_batch("BEGIN TRANSACTION")?;
-    let write = || -> duckdb::Result<()> {
+    crate::store::in_transaction(conn, |conn| {
         write()?;
         conn.execute_batch(&format!(
             "CREATE OR REPLACE MACRO spirit.as_of() AS {as_of_sql};
@@ -538,14 +537,7 @@ pub fn write_metric_settings(conn: &Connection, config: &Config) -> crate::Resul
              CREATE OR REPLACE MACRO spirit.ai_cost_per_query_eur() AS CAST({} AS DOUBLE);",
             config.human_cost_per_query_eur, config.ai_cost_per_query_eur
         ))
-    };
-    match write() {
-        Ok(()) => conn.execute_batch("COMMIT")?,
-        Err(e) => {
-            conn.execute_batch("ROLLBACK")?;
-            return Err(e.into());
-        }
-    }
+    })?;
     Ok(())
 }
 

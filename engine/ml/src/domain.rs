@@ -19,7 +19,7 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::{TableFunctionImpl, TableProvider};
 use datafusion::logical_expr::Expr;
 use datafusion::prelude::SessionContext;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::data::{column_index, query, to_f64};
 use crate::forecast::{forecast_batch, forecast_schema, run};
@@ -28,9 +28,6 @@ use crate::models::{self, ModelVersion};
 use crate::series::Series;
 use crate::training::{self, TrainSpec, predict_batch};
 use crate::{Ml, Result, invalid};
-
-/// Rows below which a classification or regression model falls back to the linear plugin.
-pub const THIN_DATA_ROWS: usize = 300;
 
 /// Answers kept until the models behind them are retrained.
 #[derive(Debug, Default)]
@@ -333,7 +330,7 @@ pub async fn retrain_due(ml: &Ml) -> Result<()> {
 /// The deployed version of domain model `name`, trained first if it is missing or older than
 /// the retrain interval. Thin data trains `fallback` instead of `spec.algorithm`.
 async fn ensure_model(ml: &Ml, spec: TrainSpec, fallback: &str) -> Result<ModelVersion> {
-    let (ctx, store) = ml.session()?;
+    let (_, store) = ml.session()?;
     let _training = ml.training.lock().await;
     if let Some(model) = models::find(store, &spec.name, None)? {
         let age = models::now() - model.trained_at;
@@ -344,14 +341,8 @@ async fn ensure_model(ml: &Ml, spec: TrainSpec, fallback: &str) -> Result<ModelV
     } else {
         tracing::info!(model = %spec.name, "training on first use");
     }
-    let rows = query(ctx, &format!("SELECT count(*) AS n FROM ({})", spec.sql)).await?;
-    let rows = floats(&rows, "n")?.first().copied().unwrap_or(0.0) as usize;
     let mut spec = spec;
-    if rows < THIN_DATA_ROWS {
-        tracing::info!(model = %spec.name, rows, "thin data: training {fallback} instead of {}", spec.algorithm);
-        spec.algorithm = fallback.to_owned();
-        spec.params = json!({});
-    }
+    spec.thin_data_fallback = Some(fallback.to_owned());
     let model = training::train(ml, &spec).await?;
     ml.cache.clear();
     Ok(model)

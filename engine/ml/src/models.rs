@@ -103,42 +103,39 @@ pub fn save(
         .map(|dir| write_artifact(dir, &model.name, version, artifact))
         .transpose()?;
     let stored: &[u8] = if location.is_some() { &[] } else { artifact };
-    let saved = store.with_conn(|conn| {
-        conn.execute_batch("BEGIN TRANSACTION")?;
-        let result = (|| {
-            conn.execute(
-                "UPDATE spirit.models SET deployed = false WHERE name = ?",
-                params![model.name],
-            )?;
-            conn.execute(
-                "INSERT INTO spirit.models VALUES (?, ?, ?, ?, ?, ?, ?, ?, true, ?, ?)",
-                params![
-                    model.name,
-                    version,
-                    model.task,
-                    model.algorithm,
-                    model.plugin,
-                    model.trained_at,
-                    model.training_rows,
-                    model.metrics,
-                    model.label,
-                    features
-                ],
-            )?;
-            conn.execute(
-                "INSERT INTO spirit_internal.model_artifacts \
-                 (name, version, label_type, classes, artifact, location) VALUES (?, ?, ?, ?, ?, ?)",
-                params![model.name, version, model.label_type, classes, stored, location],
-            )?;
-            Ok(())
-        })();
-        match result {
-            Ok(()) => conn.execute_batch("COMMIT"),
-            Err(e) => {
-                conn.execute_batch("ROLLBACK")?;
-                Err(e)
-            }
-        }
+    let saved = store.with_transaction(|conn| {
+        conn.execute(
+            "UPDATE spirit.models SET deployed = false WHERE name = ?",
+            params![model.name],
+        )?;
+        conn.execute(
+            "INSERT INTO spirit.models VALUES (?, ?, ?, ?, ?, ?, ?, ?, true, ?, ?)",
+            params![
+                model.name,
+                version,
+                model.task,
+                model.algorithm,
+                model.plugin,
+                model.trained_at,
+                model.training_rows,
+                model.metrics,
+                model.label,
+                features
+            ],
+        )?;
+        conn.execute(
+            "INSERT INTO spirit_internal.model_artifacts \
+             (name, version, label_type, classes, artifact, location) VALUES (?, ?, ?, ?, ?, ?)",
+            params![
+                model.name,
+                version,
+                model.label_type,
+                classes,
+                stored,
+                location
+            ],
+        )?;
+        Ok(())
     });
     if let Err(e) = saved {
         // A concurrent training took the version number; its file is not ours to keep.

@@ -33,6 +33,8 @@ use crate::{Ml, Result, invalid, plugin_error, scores};
 pub const DEFAULT_ALGORITHM: &str = "gbt";
 /// Fewest rows `train_model` accepts.
 pub const MIN_ROWS: usize = 20;
+/// Rows below which a spec with a thin-data fallback trains the fallback instead.
+pub const THIN_DATA_ROWS: usize = 300;
 /// Share of rows held out for the metrics unless `test_fraction` says otherwise.
 pub const TEST_FRACTION: f64 = 0.2;
 
@@ -57,6 +59,9 @@ pub struct TrainSpec {
     /// Hyper-parameters for the plugin, a JSON object.
     pub params: Value,
     pub test_fraction: f64,
+    /// The algorithm to train instead when fewer than [`THIN_DATA_ROWS`] rows have a label
+    /// (the domain models' linear fallback); `train_model` sets none.
+    pub thin_data_fallback: Option<String>,
 }
 
 impl TrainSpec {
@@ -125,6 +130,7 @@ impl TrainSpec {
             algorithm,
             params,
             test_fraction,
+            thin_data_fallback: None,
         })
     }
 }
@@ -296,6 +302,20 @@ pub async fn train(ml: &Ml, spec: &TrainSpec) -> Result<ModelVersion> {
             }
         }
     }
+    let mut spec = spec.clone();
+    if let Some(fallback) = spec.thin_data_fallback.take()
+        && data.rows() < THIN_DATA_ROWS
+    {
+        tracing::info!(
+            model = %spec.name,
+            rows = data.rows(),
+            "thin data: training {fallback} instead of {}",
+            spec.algorithm
+        );
+        spec.algorithm = fallback;
+        spec.params = json!({});
+    }
+    let spec = &spec;
     let (plugin, algorithm) = ml.algorithm(&spec.algorithm, spec.task)?;
     let (train_x, train_y) = data.subset(&train);
     let (test_x, test_y) = data.subset(&test);

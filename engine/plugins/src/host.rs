@@ -141,6 +141,7 @@ impl Runtime {
             world,
             engine: self.engine.clone(),
             logged_error: Arc::default(),
+            algorithms: std::sync::OnceLock::new(),
         };
         let metadata = match &plugin.world {
             World::Connector(_) => plugin.call(&Source::default(), |connector, store| {
@@ -179,6 +180,8 @@ pub struct Plugin {
     world: World,
     engine: Engine,
     logged_error: Arc<LoggedError>,
+    /// A model's algorithms, asked once: every ML call looks its algorithm up.
+    algorithms: std::sync::OnceLock<Vec<AlgorithmInfo>>,
 }
 
 /// The last warning or error a plugin logged, and whether it is new since it was last read.
@@ -313,9 +316,13 @@ impl Plugin {
         result.map_err(|e| self.trap_error(&store, e))
     }
 
-    /// The algorithms a model plugin offers.
+    /// The algorithms a model plugin offers (asked once per loaded version).
     pub fn algorithms(&self) -> Result<Vec<AlgorithmInfo>, PluginError> {
-        self.call_model(|model, store| model.call_algorithms(store))
+        if let Some(algorithms) = self.algorithms.get() {
+            return Ok(algorithms.clone());
+        }
+        let algorithms = self.call_model(|model, store| model.call_algorithms(store))?;
+        Ok(self.algorithms.get_or_init(|| algorithms).clone())
     }
 
     /// Trains one of a model plugin's algorithms.

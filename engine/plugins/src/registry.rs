@@ -333,25 +333,16 @@ impl Registry {
                 )
             })
             .collect();
-        let written = store.with_conn(|conn| {
-            conn.execute_batch("BEGIN TRANSACTION; DELETE FROM spirit.plugins;")?;
-            let result = (|| {
-                let mut insert =
-                    conn.prepare("INSERT INTO spirit.plugins VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")?;
-                for row in &rows {
-                    insert.execute(duckdb::params![
-                        row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8
-                    ])?;
-                }
-                Ok(())
-            })();
-            match result {
-                Ok(()) => conn.execute_batch("COMMIT"),
-                Err(e) => {
-                    conn.execute_batch("ROLLBACK")?;
-                    Err(e)
-                }
+        let written = store.with_transaction(|conn| {
+            conn.execute("DELETE FROM spirit.plugins", [])?;
+            let mut insert =
+                conn.prepare("INSERT INTO spirit.plugins VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")?;
+            for row in &rows {
+                insert.execute(duckdb::params![
+                    row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8
+                ])?;
             }
+            Ok(())
         });
         if let Err(e) = written {
             tracing::error!("cannot write spirit.plugins: {e}");
