@@ -20,6 +20,8 @@ if $want_test; then
   command -v java >/dev/null 2>&1 || need_apt+=(default-jre-headless)
   command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
   command -v npm >/dev/null 2>&1 || need_apt+=(npm)
+  # Renders report HTML to a screenshot (tests/reports.rs) and PDF (`spirit report run --out x.pdf`).
+  command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 fi
 # Building the bundled WebAssembly plugins (scripts/build-plugins.sh), which `make run` loads:
 # Debian's Rust builds the wasm32 standard library from source; see ../shared/TOOLCHAIN.md.
@@ -47,6 +49,12 @@ fi
 if $want_test && ! python3 -c "import sqlalchemy; assert sqlalchemy.__version__ >= '2'" 2>/dev/null; then
   echo "setup: installing SQLAlchemy 2"
   python3 -m pip install --quiet "sqlalchemy>=2.0,<2.1"
+fi
+
+# The real SMTP server the report delivery tests send to.
+if $want_test && ! python3 -c "import aiosmtpd" 2>/dev/null; then
+  echo "setup: installing aiosmtpd"
+  python3 -m pip install --quiet "aiosmtpd>=1.4,<2"
 fi
 
 # node-postgres, pinned by tests/clients/node/package-lock.json.

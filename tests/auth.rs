@@ -147,6 +147,10 @@ async fn analysts_read_and_admins_write() {
         "SET datafusion.execution.batch_size = 1",
         // Training changes the model registry, though it is called in a SELECT.
         "SELECT * FROM train_model('m', 'regression', 'SELECT 1 AS a, 2 AS b', 'a')",
+        // Report schedules deliver to the outside, on the engine's behalf.
+        "SELECT schedule_report('financial_summary', 'daily', 'cfo@example.com')",
+        "SELECT unschedule_report(1)",
+        "SELECT run_report_now(1)",
     ] {
         let err = ann.batch_execute(sql).await.expect_err(sql);
         assert_eq!(sqlstate(&err), "42501", "{sql}: {err}");

@@ -70,6 +70,38 @@ pub struct Config {
     /// Directory for model artifacts as files; unset keeps them in the store. The environment
     /// variable `ML_MODELS_PATH` sets it too.
     pub ml_models_path: Option<PathBuf>,
+    /// Directory overriding and adding report types: `<dir>/<type>/report.toml`,
+    /// `template.html`, `template.txt`, and `<dir>/base.html` for the shared layout. Unset,
+    /// the bundled types of `queries/reports` are used as they are.
+    pub reports_dir: Option<PathBuf>,
+    /// IANA time zone of report schedules that do not name one.
+    pub report_timezone: String,
+    /// Seconds between checks for due report schedules.
+    pub report_poll_seconds: f64,
+    /// Delivery attempts per destination before a report run is recorded as failed.
+    pub report_max_attempts: u32,
+    /// Seconds before the second delivery attempt; each further wait doubles.
+    pub report_retry_seconds: f64,
+    /// Seconds an SMTP or HTTP delivery may take.
+    pub report_timeout_seconds: u64,
+    /// Key of the HMAC-SHA256 signature on webhook deliveries (header
+    /// `X-Spirit-Signature-256`); `REPORT_WEBHOOK_SECRET` sets it too.
+    pub report_webhook_secret: Option<String>,
+    /// SMTP server reports are emailed through; `SMTP_HOST` sets it too.
+    pub smtp_host: Option<String>,
+    /// Its port; default 587 for starttls, 465 for tls, 25 for none. `SMTP_PORT` sets it too.
+    pub smtp_port: Option<u16>,
+    /// SMTP login; `SMTP_USERNAME` sets it too.
+    pub smtp_username: Option<String>,
+    /// SMTP password; `SMTP_PASSWORD` sets it too.
+    pub smtp_password: Option<String>,
+    /// Sender of report emails; default `Spirit Analytics <reports@<smtp_host>>`.
+    pub smtp_from: Option<String>,
+    /// `starttls` (required STARTTLS), `tls` (TLS from the start) or `none` (plain text, for
+    /// a relay on the same host).
+    pub smtp_tls: String,
+    /// PEM file of CA certificates to trust for the SMTP server, besides the public roots.
+    pub smtp_ca_file: Option<PathBuf>,
 }
 
 /// The user that exists when no users are configured (password `spirit`, role admin).
@@ -169,6 +201,20 @@ impl Default for Config {
             plugins_reload_seconds: 1,
             ml_retrain_hours: 24,
             ml_models_path: None,
+            reports_dir: None,
+            report_timezone: "UTC".to_string(),
+            report_poll_seconds: 30.0,
+            report_max_attempts: 4,
+            report_retry_seconds: 5.0,
+            report_timeout_seconds: 30,
+            report_webhook_secret: None,
+            smtp_host: None,
+            smtp_port: None,
+            smtp_username: None,
+            smtp_password: None,
+            smtp_from: None,
+            smtp_tls: "starttls".to_string(),
+            smtp_ca_file: None,
         }
     }
 }
@@ -195,6 +241,33 @@ const KEYS: &[&str] = &[
     "plugins_reload_seconds",
     "ml_retrain_hours",
     "ml_models_path",
+    "reports_dir",
+    "report_timezone",
+    "report_poll_seconds",
+    "report_max_attempts",
+    "report_retry_seconds",
+    "report_timeout_seconds",
+    "report_webhook_secret",
+    "smtp_host",
+    "smtp_port",
+    "smtp_username",
+    "smtp_password",
+    "smtp_from",
+    "smtp_tls",
+    "smtp_ca_file",
+];
+
+/// Keys whose `SPIRIT_<KEY>` value is text even when it looks like a number (a password
+/// of digits).
+const TEXT_KEYS: &[&str] = &[
+    "database",
+    "report_timezone",
+    "report_webhook_secret",
+    "smtp_host",
+    "smtp_username",
+    "smtp_password",
+    "smtp_from",
+    "smtp_tls",
 ];
 
 impl Config {
@@ -217,7 +290,12 @@ impl Config {
         for key in KEYS {
             let var = format!("SPIRIT_{}", key.to_uppercase());
             if let Some(value) = env(&var) {
-                table.insert((*key).to_string(), env_value(&value));
+                let value = if TEXT_KEYS.contains(key) {
+                    toml::Value::String(value)
+                } else {
+                    env_value(&value)
+                };
+                table.insert((*key).to_string(), value);
             }
         }
         table

@@ -1,4 +1,5 @@
-//! The `spirit` command line: `serve`, `demo`, `sql`, `user add` and `plugin new|build|test`.
+//! The `spirit` command line: `serve`, `demo`, `sql`, `report run|list`, `user add` and
+//! `plugin new|build|test`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -68,6 +69,11 @@ enum Command {
         #[command(subcommand)]
         command: PluginCommand,
     },
+    /// Generate reports from the data dir.
+    Report {
+        #[command(subcommand)]
+        command: ReportCommand,
+    },
     /// Run one SQL statement against the data dir and print the result.
     Sql {
         /// The statement.
@@ -117,6 +123,25 @@ enum PluginCommand {
         #[arg(long, value_enum, default_value = "table")]
         format: OutputFormat,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum ReportCommand {
+    /// Render one report (and deliver it when the options name destinations).
+    Run {
+        /// The report type (`spirit report list`).
+        report_type: String,
+        /// Write it here: `.html` (charts inline), `.txt`, or `.pdf` (needs Chromium);
+        /// default: the HTML on standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Options JSON, as generate_report() takes them: `{"days": 7}`,
+        /// `{"to": "cfo@example.com"}`, `{"sql": "..."}` for custom.
+        #[arg(long, value_name = "JSON")]
+        options: Option<String>,
+    },
+    /// List the report types.
+    List,
 }
 
 #[derive(Debug, Subcommand)]
@@ -222,6 +247,28 @@ impl Cli {
                 init_logging(config.log_format);
                 crate::plugin_cli::test(&path, &options, rows, format)
             }
+            Command::Report { command } => {
+                init_logging(config.log_format);
+                // A wrong --out is refused before the engine opens.
+                let format = match &command {
+                    ReportCommand::Run { out, .. } => report_format(out.as_deref())?,
+                    ReportCommand::List => "html",
+                };
+                let (_engine, reports) = open_engine_with_reports(config).await?;
+                match command {
+                    ReportCommand::Run {
+                        report_type,
+                        out,
+                        options,
+                    } => report_run(&reports, &report_type, out, format, options.as_deref()).await,
+                    ReportCommand::List => {
+                        for report in reports.catalog().types.values() {
+                            println!("{:<20} {}", report.name, report.spec.title);
+                        }
+                        Ok(())
+                    }
+                }
+            }
             Command::Sql { query, format } => {
                 let engine = open_engine(config).await?;
                 let batches = engine.sql(&query).await?.collect().await?;
@@ -234,7 +281,7 @@ impl Cli {
 async fn serve(config: Config) -> anyhow::Result<()> {
     let listen = config.pg_listen;
     let access = server::Access::from_config(&config, listen)?;
-    let engine = open_engine(config.clone()).await?;
+    let (engine, reports) = open_engine_with_reports(config.clone()).await?;
     if engine.is_empty()? {
         info!(
             data_dir = %config.data_dir.display(),
@@ -259,6 +306,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     info!(%addr, database = %config.database, "pg-wire listening");
     // A stable line on stdout for scripts and tests that bind port 0.
     println!("spirit listening pg={addr}");
+    // Schedules run only in a serving engine (not in `spirit sql` or `spirit demo`); runs
+    // missed while it was down run now, once.
+    reports.start_scheduler();
     server::run(
         listener,
         Arc::new(engine),
@@ -268,9 +318,69 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     .await
 }
 
+/// Renders `report_type` to `out` (by its extension) or standard output, delivering it when
+/// the options name destinations.
+/// What `--out` asks for, by its extension: `html`, `txt` or `pdf`.
+fn report_format(out: Option<&std::path::Path>) -> anyhow::Result<&'static str> {
+    let Some(out) = out else {
+        return Ok("html");
+    };
+    match out.extension().and_then(|e| e.to_str()) {
+        Some("html" | "htm") => Ok("html"),
+        Some("txt") => Ok("txt"),
+        Some("pdf") => Ok("pdf"),
+        _ => anyhow::bail!(
+            "--out {}: write the report to a .html, .txt or .pdf file",
+            out.display()
+        ),
+    }
+}
+
+async fn report_run(
+    reports: &spirit_reports::Reports,
+    report_type: &str,
+    out: Option<PathBuf>,
+    format: &str,
+    options: Option<&str>,
+) -> anyhow::Result<()> {
+    let options = spirit_reports::options::Options::parse(options)?;
+    let destinations = options.destinations()?;
+    let (rendered, outcomes) = reports
+        .run(report_type, &options, &destinations, None)
+        .await?;
+    for outcome in &outcomes {
+        if outcome.delivered {
+            eprintln!(
+                "delivered to {} ({} bytes)",
+                outcome.destination, outcome.bytes
+            );
+        }
+    }
+    spirit_reports::check_delivered(&outcomes)?;
+    let Some(out) = out else {
+        println!("{}", rendered.html);
+        return Ok(());
+    };
+    let body = match format {
+        "pdf" => spirit_reports::pdf::html_to_pdf(&rendered.html).await?,
+        "txt" => rendered.text.into_bytes(),
+        _ => rendered.html.into_bytes(),
+    };
+    std::fs::write(&out, &body).with_context(|| format!("cannot write {}", out.display()))?;
+    eprintln!("wrote {} ({} bytes)", out.display(), body.len());
+    Ok(())
+}
+
 /// Opens the engine with the plugins of `plugins_dir` loaded (their compiled code cached in
 /// the data dir) and, unless `plugins_reload_seconds` is 0, watched for changes.
 async fn open_engine(config: Config) -> anyhow::Result<Engine> {
+    Ok(open_engine_with_reports(config).await?.0)
+}
+
+/// [`open_engine`], also returning the report functions (whose scheduler `serve` starts).
+async fn open_engine_with_reports(
+    config: Config,
+) -> anyhow::Result<(Engine, Arc<spirit_reports::Reports>)> {
     let reload = (config.plugins_reload_seconds > 0)
         .then(|| std::time::Duration::from_secs(config.plugins_reload_seconds));
     let registry = Registry::new(
@@ -285,8 +395,10 @@ async fn open_engine(config: Config) -> anyhow::Result<Engine> {
         .clone()
         .or_else(|| std::env::var_os("ML_MODELS_PATH").map(PathBuf::from));
     let ml = spirit_ml::Ml::new(Arc::clone(&registry), retrain, artifacts);
-    let extensions: [Arc<dyn Extension>; 2] = [registry, ml];
-    Ok(Engine::open_with(config, &extensions).await?)
+    let settings = spirit_reports::Settings::from_config(&config, |key| std::env::var(key).ok())?;
+    let reports = spirit_reports::Reports::new(settings)?;
+    let extensions: [Arc<dyn Extension>; 3] = [registry, ml, reports.clone()];
+    Ok((Engine::open_with(config, &extensions).await?, reports))
 }
 
 fn generate_demo(engine: &Engine, options: &DemoOptions) -> anyhow::Result<DemoSummary> {

@@ -286,27 +286,53 @@ pub fn check_write(client: &(impl ClientInfo + ?Sized), what: &str) -> PgWireRes
     }
 }
 
-/// Table functions that change what the engine keeps (the model registry), though called
-/// inside a SELECT: training adds a deployed model version, deploying switches versions.
-const WRITING_FUNCTIONS: &[&str] = &["train_model", "deploy_model"];
+/// Functions that change what the engine keeps though called inside a SELECT, with what they
+/// change: training adds a deployed model version, deploying switches versions; the report
+/// functions add, remove and run schedules (which deliver reports).
+const WRITING_FUNCTIONS: &[(&str, &str)] = &[
+    ("train_model", "the model registry"),
+    ("deploy_model", "the model registry"),
+    ("schedule_report", "report schedules"),
+    ("unschedule_report", "report schedules"),
+    ("run_report_now", "report schedules"),
+];
 
-/// The writing table function `statement` calls, if any.
-fn writing_function(statement: &Statement) -> Option<&'static str> {
-    let mut found = None;
-    let _ = datafusion::sql::sqlparser::ast::visit_relations(statement, |name| {
+/// The writing function `statement` calls (as a table or in an expression), if any, with
+/// what it changes.
+fn writing_function(statement: &Statement) -> Option<(&'static str, &'static str)> {
+    use datafusion::sql::sqlparser::ast::{Expr, ObjectName, visit_expressions, visit_relations};
+    use std::ops::ControlFlow;
+    let find = |name: &ObjectName| {
         let text = name.to_string().to_ascii_lowercase();
         let last = text
             .rsplit('.')
             .next()
             .unwrap_or_default()
-            .trim_matches('"');
-        found = WRITING_FUNCTIONS.iter().copied().find(|f| *f == last);
+            .trim_matches('"')
+            .to_owned();
+        WRITING_FUNCTIONS.iter().copied().find(|(f, _)| *f == last)
+    };
+    let mut found = None;
+    let _ = visit_relations(statement, |name| {
+        found = find(name);
         if found.is_some() {
-            std::ops::ControlFlow::Break(())
+            ControlFlow::Break(())
         } else {
-            std::ops::ControlFlow::Continue(())
+            ControlFlow::Continue(())
         }
     });
+    if found.is_none() {
+        let _ = visit_expressions(statement, |expr| {
+            if let Expr::Function(function) = expr {
+                found = find(&function.name);
+            }
+            if found.is_some() {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        });
+    }
     found
 }
 
@@ -347,8 +373,8 @@ fn is_read_only(statement: &Statement) -> bool {
 
 /// The first word of `statement`, for the denial message (`CREATE TABLE`, `INSERT`).
 fn statement_kind(statement: &Statement) -> String {
-    if let Some(function) = writing_function(statement) {
-        return format!("{function}() (it changes the model registry)");
+    if let Some((function, changes)) = writing_function(statement) {
+        return format!("{function}() (it changes {changes})");
     }
     let text = statement.to_string();
     let mut words = text.split_whitespace();
@@ -453,6 +479,9 @@ mod tests {
             "COPY t FROM '/tmp/x.csv'",
             "SELECT * FROM train_model('m', 'regression', 't', 'y')",
             "SELECT version FROM (SELECT * FROM deploy_model('m', 1)) d",
+            "SELECT schedule_report('financial_summary', 'daily', 'cfo@example.com')",
+            "SELECT unschedule_report(id) FROM spirit.report_schedules",
+            "SELECT 1 WHERE run_report_now(3) IS NOT NULL",
         ] {
             assert!(!is_read_only(&parse(sql)), "{sql}");
         }
@@ -464,6 +493,7 @@ mod tests {
             "SELECT * FROM predict('m', 't')",
             "SELECT * FROM forecast('t', 'ts', 'v', 7)",
             "SELECT * FROM churn_risk()",
+            "SELECT generate_report('financial_summary')",
         ] {
             assert!(is_read_only(&parse(sql)), "{sql}");
         }
@@ -472,6 +502,10 @@ mod tests {
                 "SELECT * FROM TRAIN_MODEL('m', 'regression', 't', 'y')"
             )),
             "train_model() (it changes the model registry)"
+        );
+        assert_eq!(
+            statement_kind(&parse("SELECT Schedule_Report('x', 'daily', 'a@b.c')")),
+            "schedule_report() (it changes report schedules)"
         );
     }
 
