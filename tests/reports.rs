@@ -138,6 +138,19 @@ fn server(dir: &Path, env: Vec<(String, String)>) -> SpiritServer {
     })
 }
 
+/// The signature a receiver expects: `sha256=` and the hex HMAC-SHA256 of `body`.
+fn signature(secret: &[u8], body: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).unwrap();
+    mac.update(body.as_bytes());
+    let hex: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("sha256={hex}")
+}
+
 /// A port nothing listens on.
 fn closed_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -486,17 +499,9 @@ async fn slack_webhook_and_file_deliveries() {
     let hook = &requests[1];
     assert_eq!(hook["path"], "/hook");
     let raw = hook["body"].as_str().unwrap();
-    let mut mac = Hmac::<Sha256>::new_from_slice(b"per-call secret").unwrap();
-    mac.update(raw.as_bytes());
-    let expected: String = mac
-        .finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
     assert_eq!(
         hook["headers"]["x-spirit-signature-256"],
-        format!("sha256={expected}")
+        signature(b"per-call secret", raw)
     );
     assert_eq!(hook["headers"]["x-spirit-report"], "customer_analytics");
     let payload: Value = serde_json::from_str(raw).unwrap();
@@ -554,17 +559,9 @@ async fn slack_webhook_and_file_deliveries() {
         .into_iter()
         .find(|r| r["path"] == "/hook2")
         .unwrap();
-    let mut mac = Hmac::<Sha256>::new_from_slice(b"configured secret").unwrap();
-    mac.update(hook2["body"].as_str().unwrap().as_bytes());
-    let expected: String = mac
-        .finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
     assert_eq!(
         hook2["headers"]["x-spirit-signature-256"],
-        format!("sha256={expected}")
+        signature(b"configured secret", hook2["body"].as_str().unwrap())
     );
 
     let (code, message) = failure(

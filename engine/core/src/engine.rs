@@ -4,8 +4,11 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use datafusion::arrow::compute::concat_batches;
+use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::config::Dialect;
 use datafusion::dataframe::DataFrame;
+use datafusion::execution::context::SQLOptions;
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::logical_expr::{DdlStatement, LogicalPlan};
 use datafusion::physical_optimizer::optimizer::PhysicalOptimizer;
@@ -231,6 +234,24 @@ impl Engine {
     pub fn checkpoint(&self) -> Result<()> {
         self.store.checkpoint()
     }
+}
+
+/// Runs `sql` on `ctx` as a query that only reads (DDL, DML and SET are refused) and returns
+/// its rows as one batch: what the engine's own features (predictions, reports) run on behalf
+/// of a user.
+pub async fn read_only_query(
+    ctx: &SessionContext,
+    sql: &str,
+) -> datafusion::error::Result<RecordBatch> {
+    let options = SQLOptions::new()
+        .with_allow_ddl(false)
+        .with_allow_dml(false)
+        .with_allow_statements(false);
+    let df = ctx.sql_with_options(sql, options).await?;
+    let planned = Arc::new(df.schema().as_arrow().clone());
+    let batches = df.collect().await?;
+    let schema = batches.first().map_or(planned, RecordBatch::schema);
+    Ok(concat_batches(&schema, &batches)?)
 }
 
 /// Whether `sql` starts with a statement that only DataFusion's dialect has (so a PostgreSQL

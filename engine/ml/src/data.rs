@@ -5,12 +5,10 @@
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, Float64Array, RecordBatch};
-use arrow::compute::{cast, concat_batches};
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use arrow::ipc::reader::StreamReader;
 use arrow::ipc::writer::StreamWriter;
-use datafusion::execution::context::SQLOptions;
-use datafusion::prelude::SessionContext;
 
 use crate::{Result, UNDEFINED_COLUMN, error, invalid};
 
@@ -29,18 +27,7 @@ pub fn source_sql(source: &str) -> String {
     }
 }
 
-/// Runs `sql`, which must only read (no DDL, DML or SET), and returns its rows as one batch.
-pub async fn query(ctx: &SessionContext, sql: &str) -> Result<RecordBatch> {
-    let options = SQLOptions::new()
-        .with_allow_ddl(false)
-        .with_allow_dml(false)
-        .with_allow_statements(false);
-    let df = ctx.sql_with_options(sql, options).await?;
-    let planned: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-    let batches = df.collect().await?;
-    let schema = batches.first().map_or(planned, RecordBatch::schema);
-    Ok(concat_batches(&schema, &batches)?)
-}
+pub use spirit_core::engine::read_only_query as query;
 
 /// The index of column `name` in `schema`; 42703 listing the columns when there is none.
 pub fn column_index(schema: &Schema, name: &str, role: &str) -> Result<usize> {

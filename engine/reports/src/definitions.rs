@@ -102,26 +102,43 @@ pub enum ChartKind {
     Bar,
 }
 
-/// The bundled report types: name, `report.toml`, `template.html`, `template.txt`.
+/// A bundled type's template: its own file, or the layout as it is.
+macro_rules! template {
+    ($name:literal, $ext:literal, true) => {
+        include_str!(concat!(
+            "../../../queries/reports/",
+            $name,
+            "/template.",
+            $ext
+        ))
+    };
+    ($name:literal, $ext:literal, false) => {
+        concat!("{% extends \"base.", $ext, "\" %}")
+    };
+}
+
+/// The bundled report types: name, `report.toml`, `template.html`, `template.txt`; a type
+/// whose directory has no template of its own gets the shared layout (`base.html`, which
+/// shows every section in order).
 macro_rules! bundled {
-    ($($name:literal),* $(,)?) => {
+    ($($name:literal html $html:tt),* $(,)?) => {
         &[$((
             $name,
             include_str!(concat!("../../../queries/reports/", $name, "/report.toml")),
-            include_str!(concat!("../../../queries/reports/", $name, "/template.html")),
-            include_str!(concat!("../../../queries/reports/", $name, "/template.txt")),
+            template!($name, "html", $html),
+            template!($name, "txt", false),
         )),*]
     };
 }
 
 const BUNDLED: &[(&str, &str, &str, &str)] = bundled!(
-    "financial_summary",
-    "ai_performance",
-    "customer_analytics",
-    "operational_health",
-    "sales_pipeline",
-    "revenue_breakdown",
-    "custom",
+    "financial_summary" html true,
+    "ai_performance" html false,
+    "customer_analytics" html false,
+    "operational_health" html false,
+    "sales_pipeline" html false,
+    "revenue_breakdown" html false,
+    "custom" html false,
 );
 
 /// The shared templates: the HTML layout the types extend, the macros that draw sections,

@@ -27,12 +27,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use arrow::compute::concat_batches;
-use arrow::datatypes::SchemaRef;
-use arrow::record_batch::RecordBatch;
 use chrono::NaiveDateTime;
 use datafusion::error::DataFusionError;
-use datafusion::execution::context::SQLOptions;
 use datafusion::prelude::SessionContext;
 use spirit_core::SqlStateError;
 use spirit_core::config::Config;
@@ -63,18 +59,7 @@ pub fn invalid(message: impl Into<String>) -> DataFusionError {
     error(INVALID_PARAMETER, message)
 }
 
-/// Runs `sql`, which must only read, and returns its rows as one batch.
-pub async fn query(ctx: &SessionContext, sql: &str) -> Result<RecordBatch> {
-    let options = SQLOptions::new()
-        .with_allow_ddl(false)
-        .with_allow_dml(false)
-        .with_allow_statements(false);
-    let df = ctx.sql_with_options(sql, options).await?;
-    let planned: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-    let batches = df.collect().await?;
-    let schema = batches.first().map_or(planned, RecordBatch::schema);
-    Ok(concat_batches(&schema, &batches)?)
-}
+pub use spirit_core::engine::read_only_query as query;
 
 /// What reports take from the configuration.
 #[derive(Debug, Clone)]
