@@ -388,9 +388,8 @@ impl Reports {
             *secret = "***".into();
         }
         if let Some(slack) = shown.get_mut("slack") {
-            *slack = Destination::parse(&format!("slack:{}", slack.as_str().unwrap_or_default()))
-                .map(|d| d.describe())
-                .unwrap_or_default()
+            *slack = Destination::Slack(slack.as_str().unwrap_or_default().to_owned())
+                .describe()
                 .into();
         }
         let id = schedules::insert(

@@ -173,40 +173,33 @@ pub async fn render(
     };
     let env = template_env(catalog, &report)?;
     let order: Vec<String> = results.iter().map(|r| r.section.name.clone()).collect();
-    let page = |email: bool| -> Result<String> {
+    // What the templates see; the email's differs only in how charts are referenced.
+    let context = |email: bool| {
         let sections: BTreeMap<String, Value> = results
             .iter()
             .map(|r| (r.section.name.clone(), section_value(r, email, &stem)))
             .collect();
-        let ctx = context! {
+        context! {
             report => meta.clone(),
             sections => sections,
             section_order => order.clone(),
             summary => summary_value(&summary),
             email => email,
-        };
-        env.get_template("report.html")
-            .and_then(|t| t.render(&ctx))
-            .map_err(|e| template_error(&report.name, "template.html", &e))
+        }
     };
-    let html = page(false)?;
-    let email_html = page(true)?;
-    let text = {
-        let sections: BTreeMap<String, Value> = results
-            .iter()
-            .map(|r| (r.section.name.clone(), section_value(r, false, &stem)))
-            .collect();
-        env.get_template("report.txt")
-            .and_then(|t| {
-                t.render(context! {
-                    report => meta.clone(),
-                    sections => sections,
-                    section_order => order.clone(),
-                    summary => summary_value(&summary),
-                })
+    let render = |template: &str, ctx: &Value| {
+        env.get_template(template)
+            .and_then(|t| t.render(ctx))
+            .map_err(|e| {
+                // Named as the file the user edits.
+                let file = template.replace("report.", "template.");
+                template_error(&report.name, &file, &e)
             })
-            .map_err(|e| template_error(&report.name, "template.txt", &e))?
     };
+    let browser = context(false);
+    let html = render("report.html", &browser)?;
+    let text = render("report.txt", &browser)?;
+    let email_html = render("report.html", &context(true))?;
 
     let images = results
         .iter()
