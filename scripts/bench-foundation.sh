@@ -27,7 +27,7 @@ printf 'demo scale %s: %.1f s, %s bookings, store %s\n' "$scale" "$(echo "$t1 - 
 
 port_file="$dir/port"
 t0=$(now)
-"$spirit" serve --listen 127.0.0.1:0 --data-dir "$dir" 2>/dev/null >"$port_file" &
+"$spirit" serve --listen 127.0.0.1:0 --http-listen 127.0.0.1:0 --data-dir "$dir" 2>/dev/null >"$port_file" &
 pid=$!
 until grep -q "pg=" "$port_file" 2>/dev/null; do sleep 0.05; done
 t1=$(now)

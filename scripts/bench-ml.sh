@@ -23,7 +23,7 @@ mkdir -p "$dir/data/plugins"
 for model in forecasting gbt linear; do
   cp -r "$HOME/.cache/spirit/plugins/$model" "$dir/data/plugins/"
 done
-"$spirit" serve --listen 127.0.0.1:0 --data-dir "$dir/data" >"$dir/out" 2>"$dir/log" &
+"$spirit" serve --listen 127.0.0.1:0 --http-listen 127.0.0.1:0 --data-dir "$dir/data" >"$dir/out" 2>"$dir/log" &
 pid=$!
 until grep -q "pg=" "$dir/out" 2>/dev/null; do sleep 0.1; done
 port=$(sed -n 's/.*pg=.*:\([0-9]*\)$/\1/p' "$dir/out")

@@ -24,7 +24,7 @@ done
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GB; commit $(git rev-parse --short HEAD 2>/dev/null || echo none); $(date -u +%F); debug build (plugins in release); demo data scale 1"
 "$spirit" demo --data-dir "$dir/data" --end-date 2026-06-30 >/dev/null 2>&1
 SPIRIT_METRICS_AS_OF="2026-07-01 00:00:00" SPIRIT_SMTP_HOST=127.0.0.1 SPIRIT_SMTP_PORT="$smtp_port" \
-  SPIRIT_SMTP_TLS=none "$spirit" serve --listen 127.0.0.1:0 --data-dir "$dir/data" >"$dir/out" 2>"$dir/log" &
+  SPIRIT_SMTP_TLS=none "$spirit" serve --listen 127.0.0.1:0 --http-listen 127.0.0.1:0 --data-dir "$dir/data" >"$dir/out" 2>"$dir/log" &
 pids+=($!)
 until grep -q "pg=" "$dir/out" 2>/dev/null; do sleep 0.1; done
 port=$(sed -n 's/.*pg=.*:\([0-9]*\)$/\1/p' "$dir/out")

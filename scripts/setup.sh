@@ -22,6 +22,8 @@ if $want_test; then
   command -v npm >/dev/null 2>&1 || need_apt+=(npm)
   # Renders report HTML to a screenshot (tests/reports.rs) and PDF (`spirit report run --out x.pdf`).
   command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+  # The cache tests also run a redis-server of their own, which they stop mid-test.
+  command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 fi
 # Building the bundled WebAssembly plugins (scripts/build-plugins.sh), which `make run` loads:
 # Debian's Rust builds the wasm32 standard library from source; see ../shared/TOOLCHAIN.md.
@@ -55,6 +57,12 @@ fi
 if $want_test && ! python3 -c "import aiosmtpd" 2>/dev/null; then
   echo "setup: installing aiosmtpd"
   python3 -m pip install --quiet "aiosmtpd>=1.4,<2"
+fi
+
+# The HTTP API tests validate every answer against the OpenAPI document with openapi-core.
+if $want_test && ! python3 -c "import openapi_core, requests" 2>/dev/null; then
+  echo "setup: installing openapi-core and requests"
+  python3 -m pip install --quiet "openapi-core>=0.19,<0.20" "requests>=2.31"
 fi
 
 # node-postgres, pinned by tests/clients/node/package-lock.json.

@@ -4,6 +4,7 @@
 //! into the target directory and copied for each server, so every test starts from the same data
 //! and may change it freely.
 
+pub mod http;
 pub mod plugins;
 pub mod raw;
 
@@ -148,6 +149,8 @@ pub struct SpiritServer {
     child: Option<Child>,
     /// The pg-wire port.
     pub port: u16,
+    /// The HTTP port (REST API, live feed, /metrics).
+    pub http_port: u16,
     /// The server's data dir.
     pub data_dir: PathBuf,
     _owned_dir: Option<TempDir>,
@@ -174,7 +177,14 @@ impl SpiritServer {
             }
         };
         let mut child = Command::new(spirit_bin())
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--http-listen",
+                "127.0.0.1:0",
+                "--data-dir",
+            ])
             .arg(&data_dir)
             .args(options.args)
             .env("SPIRIT_SHUTDOWN_GRACE_SECONDS", "2")
@@ -189,22 +199,32 @@ impl SpiritServer {
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(addr) = line.strip_prefix("spirit listening pg=") {
-                    let _ = tx.send(addr.to_string());
+                if let Some(rest) = line.strip_prefix("spirit listening ") {
+                    let _ = tx.send(rest.to_string());
                 }
             }
         });
-        let addr = rx
-            .recv_timeout(Duration::from_secs(300))
-            .expect("server did not report its address");
-        let port = addr
-            .rsplit(':')
-            .next()
-            .and_then(|p| p.parse().ok())
-            .expect("port in address");
+        let port_of = |addr: &str| -> u16 {
+            addr.rsplit(':')
+                .next()
+                .and_then(|p| p.parse().ok())
+                .expect("port in address")
+        };
+        let mut http_port = 0;
+        let port = loop {
+            let line = rx
+                .recv_timeout(Duration::from_secs(300))
+                .expect("server did not report its address");
+            if let Some(addr) = line.strip_prefix("http=") {
+                http_port = port_of(addr);
+            } else if let Some(addr) = line.strip_prefix("pg=") {
+                break port_of(addr);
+            }
+        };
         Self {
             child: Some(child),
             port,
+            http_port,
             data_dir,
             _owned_dir: owned,
         }
@@ -239,6 +259,18 @@ impl SpiritServer {
             let _ = connection.await;
         });
         client
+    }
+
+    /// `http://127.0.0.1:<http port><path>`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.http_port)
+    }
+
+    /// Kills the process with SIGKILL (no shutdown, no checkpoint) and waits for it.
+    pub fn kill(&mut self) {
+        let mut child = self.child.take().expect("server running");
+        child.kill().expect("kill -9");
+        let _ = child.wait();
     }
 
     /// Sends SIGTERM and waits for the process to exit.

@@ -102,6 +102,38 @@ pub struct Config {
     pub smtp_tls: String,
     /// PEM file of CA certificates to trust for the SMTP server, besides the public roots.
     pub smtp_ca_file: Option<PathBuf>,
+    /// Address of the HTTP front end: the REST API, the live feed, ingest and `/metrics`.
+    pub http_listen: SocketAddr,
+    /// Seconds a cached query result lives at most (it is dropped earlier when the tables it
+    /// read change); 0 turns the result cache off. `DASHBOARD_CACHE_TTL` sets it too.
+    pub cache_ttl_seconds: u64,
+    /// Megabytes of results the in-process cache keeps; one result over an eighth of it is not
+    /// kept.
+    pub cache_max_mb: u64,
+    /// Redis server that holds the result cache instead of the engine's memory, shared by
+    /// every engine pointed at it. `REDIS_HOST` sets it too.
+    pub redis_host: Option<String>,
+    /// Its port. `REDIS_PORT` sets it too.
+    pub redis_port: u16,
+    /// Its database number. `REDIS_DB` sets it too.
+    pub redis_db: u32,
+    /// Its password. `REDIS_PASSWORD` sets it too.
+    pub redis_password: Option<String>,
+    /// Milliseconds a Redis command may take; slower, the query runs uncached.
+    pub cache_redis_timeout_ms: u64,
+    /// Seconds between live-feed snapshots (they are also pushed as soon as data lands).
+    /// `DASHBOARD_UPDATE_INTERVAL` sets it too.
+    pub dashboard_update_seconds: f64,
+    /// Live-feed messages kept for a slow client; beyond, the oldest are dropped with a notice.
+    pub feed_buffer: usize,
+    /// Largest ingest request body, in megabytes.
+    pub ingest_max_mb: u64,
+    /// Key that signs the HTTP API's bearer tokens (`POST /api/auth/token`); unset, a random
+    /// key per start (tokens then end with the process). Give engines behind one load
+    /// balancer the same key.
+    pub api_token_secret: Option<String>,
+    /// Hours a bearer token stays valid.
+    pub api_token_hours: u64,
 }
 
 /// The user that exists when no users are configured (password `spirit`, role admin).
@@ -215,6 +247,19 @@ impl Default for Config {
             smtp_from: None,
             smtp_tls: "starttls".to_string(),
             smtp_ca_file: None,
+            http_listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            cache_ttl_seconds: 300,
+            cache_max_mb: 256,
+            redis_host: None,
+            redis_port: 6379,
+            redis_db: 0,
+            redis_password: None,
+            cache_redis_timeout_ms: 250,
+            dashboard_update_seconds: 30.0,
+            feed_buffer: 32,
+            ingest_max_mb: 64,
+            api_token_secret: None,
+            api_token_hours: 12,
         }
     }
 }
@@ -255,6 +300,30 @@ const KEYS: &[&str] = &[
     "smtp_from",
     "smtp_tls",
     "smtp_ca_file",
+    "http_listen",
+    "cache_ttl_seconds",
+    "cache_max_mb",
+    "redis_host",
+    "redis_port",
+    "redis_db",
+    "redis_password",
+    "cache_redis_timeout_ms",
+    "dashboard_update_seconds",
+    "feed_buffer",
+    "ingest_max_mb",
+    "api_token_secret",
+    "api_token_hours",
+];
+
+/// The platform's own environment variables, honoured as these keys when `SPIRIT_<KEY>` is
+/// not set.
+const PLATFORM_ENV: &[(&str, &str)] = &[
+    ("REDIS_HOST", "redis_host"),
+    ("REDIS_PORT", "redis_port"),
+    ("REDIS_DB", "redis_db"),
+    ("REDIS_PASSWORD", "redis_password"),
+    ("DASHBOARD_CACHE_TTL", "cache_ttl_seconds"),
+    ("DASHBOARD_UPDATE_INTERVAL", "dashboard_update_seconds"),
 ];
 
 /// Keys whose `SPIRIT_<KEY>` value is text even when it looks like a number (a password
@@ -268,6 +337,9 @@ const TEXT_KEYS: &[&str] = &[
     "smtp_password",
     "smtp_from",
     "smtp_tls",
+    "redis_host",
+    "redis_password",
+    "api_token_secret",
 ];
 
 impl Config {
@@ -289,7 +361,11 @@ impl Config {
             .map_err(|e| SpiritError::Config(format!("invalid spirit.toml: {e}")))?;
         for key in KEYS {
             let var = format!("SPIRIT_{}", key.to_uppercase());
-            if let Some(value) = env(&var) {
+            let platform = PLATFORM_ENV
+                .iter()
+                .find(|(_, k)| k == key)
+                .and_then(|(var, _)| env(var));
+            if let Some(value) = env(&var).or(platform) {
                 let value = if TEXT_KEYS.contains(key) {
                     toml::Value::String(value)
                 } else {
@@ -389,6 +465,21 @@ mod tests {
         .unwrap();
         assert_eq!(config.max_connections, 20);
         assert_eq!(config.data_dir, PathBuf::from("x"));
+    }
+
+    #[test]
+    fn platform_variables_apply_unless_spirit_ones_are_set() {
+        let config = Config::from_toml_with_env("cache_ttl_seconds = 10", |k| match k {
+            "REDIS_HOST" => Some("10.0.0.7".to_string()),
+            "REDIS_DB" => Some("3".to_string()),
+            "DASHBOARD_CACHE_TTL" => Some("60".to_string()),
+            "SPIRIT_REDIS_DB" => Some("4".to_string()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(config.redis_host.as_deref(), Some("10.0.0.7"));
+        assert_eq!(config.redis_db, 4);
+        assert_eq!(config.cache_ttl_seconds, 60);
     }
 
     #[test]

@@ -17,6 +17,7 @@ use datafusion::sql::parser::{DFParserBuilder, Statement};
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion_pg_catalog::pg_catalog::setup_pg_catalog;
 
+use crate::cache::{CacheSettings, ResultCache};
 use crate::catalog::{StoreReadOnlySchema, StoreSchemaProvider};
 use crate::config::Config;
 use crate::demo::{self, DemoOptions};
@@ -32,6 +33,7 @@ pub struct Engine {
     store: Store,
     public: Arc<StoreSchemaProvider>,
     metrics: Arc<Metrics>,
+    cache: Arc<ResultCache>,
     ctx: SessionContext,
     /// Kept alive as long as the engine: they may run background work (watchers).
     _extensions: Vec<Arc<dyn Extension>>,
@@ -109,7 +111,17 @@ impl Engine {
             .map_err(|e| SpiritError::DataFusion(*e))?;
         descriptions::install(&ctx, &store, &config.database).await?;
         crate::pg_functions::install(&ctx);
-        let metrics = Metrics::new(store.clone(), &config, metric_views, ctx.clone());
+        let cache = Arc::new(ResultCache::new(
+            store.clone(),
+            CacheSettings::from_config(&config),
+        ));
+        let metrics = Metrics::new(
+            store.clone(),
+            &config,
+            metric_views,
+            ctx.clone(),
+            Arc::clone(&cache),
+        );
         for extension in extensions {
             extension.install(&ctx, &store)?;
         }
@@ -119,6 +131,7 @@ impl Engine {
             store,
             public,
             metrics,
+            cache,
             ctx,
             _extensions: extensions.to_vec(),
         };
@@ -146,6 +159,11 @@ impl Engine {
         &self.metrics
     }
 
+    /// The query-result cache.
+    pub fn cache(&self) -> &Arc<ResultCache> {
+        &self.cache
+    }
+
     /// The DataFusion session every query runs in.
     pub fn context(&self) -> &SessionContext {
         &self.ctx
@@ -160,6 +178,7 @@ impl Engine {
     pub fn generate_demo(&self, options: &DemoOptions) -> Result<demo::DemoSummary> {
         let summary = demo::generate(&self.store, options)?;
         self.public.invalidate();
+        self.cache.schema_changed();
         if let Err(e) = self.metrics.reload() {
             tracing::error!("metric views not loaded: {e}");
         }

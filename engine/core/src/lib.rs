@@ -14,10 +14,14 @@
 //! - [`login_roles`]: the users who may log in, as `pg_roles` shows them.
 //! - [`telemetry`]: the query log and heartbeats behind `metrics.operational_health`.
 //! - [`engine`]: the DataFusion session shared by every front end.
+//! - [`cache`]: the query-result cache (moka in-process, or Redis) and the tables' data versions.
+//! - [`ingest`]: real-time ingest of JSON lines into store tables, all or nothing per request.
+//! - [`observability`]: the Prometheus metrics every part reports to.
 //! - [`demo`]: the Spirit Tours demo data set and its planted truths.
 //!
 //! Nothing here knows about the wire protocol; the server crate maps [`SpiritError`] to SQLSTATEs.
 
+pub mod cache;
 pub mod catalog;
 pub mod catalog_stats;
 pub mod config;
@@ -26,9 +30,11 @@ pub mod descriptions;
 pub mod engine;
 pub mod error;
 pub mod information_schema;
+pub mod ingest;
 pub mod keys;
 pub mod login_roles;
 pub mod metrics;
+pub mod observability;
 pub mod pg_functions;
 pub mod store;
 pub mod store_table;

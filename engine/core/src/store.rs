@@ -291,6 +291,23 @@ impl Store {
         })
     }
 
+    /// Appends `batches` to store table `name` in one transaction: all rows or none. They are
+    /// durable (in the write-ahead log) when this returns.
+    pub fn append(&self, name: &str, batches: &[RecordBatch]) -> Result<()> {
+        let converted = batches
+            .iter()
+            .filter(|b| b.num_rows() > 0)
+            .map(to_duckdb_batch)
+            .collect::<Result<Vec<_>>>()?;
+        self.with_transaction(|conn| {
+            let mut appender = conn.appender(name)?;
+            for batch in converted {
+                appender.append_record_batch(batch)?;
+            }
+            appender.flush()
+        })
+    }
+
     /// Drops store table `name`.
     pub fn drop_table(&self, name: &str) -> Result<()> {
         self.with_conn(|conn| {

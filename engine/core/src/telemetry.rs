@@ -37,6 +37,8 @@ pub struct QueryRecord {
     pub error_code: Option<String>,
     /// Whether the result came from the result cache.
     pub cache_hit: bool,
+    /// The front end that served it: `pg` or `http`.
+    pub front_end: &'static str,
 }
 
 enum Message {
@@ -67,8 +69,14 @@ impl Telemetry {
         }
     }
 
-    /// Queues `record` for `spirit.query_log`.
+    /// Queues `record` for `spirit.query_log`, and counts it in the Prometheus metrics.
     pub fn record(&self, record: QueryRecord) {
+        crate::observability::query_finished(
+            record.front_end,
+            &record.statement_kind,
+            record.error_code.as_deref().unwrap_or("ok"),
+            record.duration_ms / 1000.0,
+        );
         if self.tx.try_send(Message::Record(record)).is_err() {
             let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
             if dropped.is_power_of_two() {

@@ -327,20 +327,29 @@ impl Plugin {
 
     /// Trains one of a model plugin's algorithms.
     pub fn train(&self, request: &TrainRequest) -> Result<TrainedModel, PluginError> {
-        self.call_model(|model, store| model.call_train(store, request))?
-            .map_err(|e| self.guest_error(e))
+        let result = self
+            .call_model(|model, store| model.call_train(store, request))
+            .and_then(|answer| answer.map_err(|e| self.guest_error(e)));
+        spirit_core::observability::plugin_call(&self.manifest.name, "train", result.is_ok());
+        result
     }
 
     /// Predicts with an artifact `train` made: an Arrow IPC stream with a `prediction` column.
     pub fn predict(&self, request: &PredictRequest) -> Result<Vec<u8>, PluginError> {
-        self.call_model(|model, store| model.call_predict(store, request))?
-            .map_err(|e| self.guest_error(e))
+        let result = self
+            .call_model(|model, store| model.call_predict(store, request))
+            .and_then(|answer| answer.map_err(|e| self.guest_error(e)));
+        spirit_core::observability::plugin_call(&self.manifest.name, "predict", result.is_ok());
+        result
     }
 
     /// Forecasts a series.
     pub fn forecast(&self, request: &ForecastRequest) -> Result<ForecastResult, PluginError> {
-        self.call_model(|model, store| model.call_forecast(store, request))?
-            .map_err(|e| self.guest_error(e))
+        let result = self
+            .call_model(|model, store| model.call_forecast(store, request))
+            .and_then(|answer| answer.map_err(|e| self.guest_error(e)));
+        spirit_core::observability::plugin_call(&self.manifest.name, "forecast", result.is_ok());
+        result
     }
 
     /// An instance for the pages of one scan. Its memory lives until the scan ends, so the pages
@@ -425,10 +434,13 @@ impl Instance<'_> {
     /// One page of a scan, within the plugin's time limit.
     pub fn scan(&mut self, request: &ScanRequest) -> Result<ScanPage, PluginError> {
         self.plugin.arm_deadline(&mut self.store);
-        self.connector
+        let result = self
+            .connector
             .call_scan(&mut self.store, request)
-            .map_err(|e| self.plugin.trap_error(&self.store, e))?
-            .map_err(|e| self.plugin.guest_error(e))
+            .map_err(|e| self.plugin.trap_error(&self.store, e))
+            .and_then(|page| page.map_err(|e| self.plugin.guest_error(e)));
+        spirit_core::observability::plugin_call(&self.plugin.manifest.name, "scan", result.is_ok());
+        result
     }
 }
 

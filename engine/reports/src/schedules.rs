@@ -354,6 +354,9 @@ pub fn run_updated(
     error: Option<&str>,
 ) -> Result<()> {
     let finished = !matches!(status, "running" | "retrying");
+    if finished {
+        spirit_core::observability::report_run(status);
+    }
     store.with_conn(|conn| {
         conn.execute(
             "UPDATE spirit.report_runs

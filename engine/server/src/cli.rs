@@ -46,6 +46,9 @@ enum Command {
         /// Address to listen on for pg-wire clients (default 127.0.0.1:5433).
         #[arg(long, value_name = "ADDR")]
         listen: Option<SocketAddr>,
+        /// Address of the HTTP API, live feed and /metrics (default 127.0.0.1:8080).
+        #[arg(long, value_name = "ADDR")]
+        http_listen: Option<SocketAddr>,
     },
     /// (Re)generate the Spirit Tours demo data set into the store.
     Demo {
@@ -169,9 +172,15 @@ impl Cli {
             config.data_dir = dir;
         }
         match self.command {
-            Command::Serve { listen } => {
+            Command::Serve {
+                listen,
+                http_listen,
+            } => {
                 if let Some(listen) = listen {
                     config.pg_listen = listen;
+                }
+                if let Some(listen) = http_listen {
+                    config.http_listen = listen;
                 }
                 init_logging(config.log_format);
                 serve(config).await
@@ -302,15 +311,23 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let listener = TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
+    let http_listen = config.http_listen;
+    let http = TcpListener::bind(http_listen)
+        .await
+        .with_context(|| format!("cannot listen on {http_listen} (HTTP; --http-listen)"))?;
+    let http_addr = http.local_addr()?;
     let addr = listener.local_addr()?;
     info!(%addr, database = %config.database, "pg-wire listening");
-    // A stable line on stdout for scripts and tests that bind port 0.
+    info!(addr = %http_addr, "HTTP API listening: /api/openapi.json, /metrics");
+    // Stable lines on stdout for scripts and tests that bind port 0; pg comes last.
+    println!("spirit listening http={http_addr}");
     println!("spirit listening pg={addr}");
     // Schedules run only in a serving engine (not in `spirit sql` or `spirit demo`); runs
     // missed while it was down run now, once.
     reports.start_scheduler();
     server::run(
         listener,
+        Some(http),
         Arc::new(engine),
         access,
         server::shutdown_signal(),

@@ -1,5 +1,6 @@
-//! Server lifecycle: accept pg-wire connections (TLS when configured) until shutdown, bound the
-//! number of concurrent connections, then drain and checkpoint the store.
+//! Server lifecycle: accept pg-wire connections (TLS when configured) and serve the HTTP API
+//! until shutdown, bound the number of concurrent pg-wire connections, then drain and
+//! checkpoint the store.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -33,12 +34,14 @@ impl Access {
     /// loopback with only the demo user is refused.
     pub fn from_config(config: &Config, listen: SocketAddr) -> anyhow::Result<Self> {
         let users = Arc::new(Users::from_config(config)?);
-        if users.is_demo() && !listen.ip().is_loopback() {
-            anyhow::bail!(
-                "refusing to listen on {listen} with only the demo user `{DEMO_USER}` (password \
-                 `{DEMO_USER}`): add users first (`spirit user add <name> --role admin`), or \
-                 listen on 127.0.0.1"
-            );
+        for listen in [listen, config.http_listen] {
+            if users.is_demo() && !listen.ip().is_loopback() {
+                anyhow::bail!(
+                    "refusing to listen on {listen} with only the demo user `{DEMO_USER}` \
+                     (password `{DEMO_USER}`): add users first (`spirit user add <name> --role \
+                     admin`), or listen on 127.0.0.1"
+                );
+            }
         }
         let tls = tls::acceptor(config)?;
         info!(
@@ -54,10 +57,12 @@ impl Access {
     }
 }
 
-/// Serves pg-wire clients on `listener` until `shutdown` completes, then waits up to the
-/// configured grace period for open connections and checkpoints the store.
+/// Serves pg-wire clients on `listener` and the HTTP API on `http` until `shutdown`
+/// completes, then waits up to the configured grace period for open connections and
+/// checkpoints the store.
 pub async fn run(
     listener: TcpListener,
+    http: Option<TcpListener>,
     engine: Arc<Engine>,
     access: Access,
     shutdown: impl Future<Output = ()>,
@@ -76,9 +81,22 @@ pub async fn run(
     };
     let handlers = Arc::new(PgHandlers::new(
         Arc::clone(&engine),
-        users,
+        Arc::clone(&users),
         telemetry.clone(),
     ));
+    let (stop_http, stopped) = tokio::sync::watch::channel(false);
+    let http = http.map(|listener| {
+        let state = crate::http::HttpState::new(Arc::clone(&engine), users, telemetry.clone());
+        let mut stopped = stopped.clone();
+        tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            };
+            if let Err(e) = crate::http::serve(listener, state, shutdown).await {
+                warn!("the HTTP server stopped: {e}");
+            }
+        })
+    });
     engine.metrics().spawn_watcher();
     tokio::pin!(shutdown);
     loop {
@@ -112,6 +130,7 @@ pub async fn run(
         );
     }
 
+    let _ = stop_http.send(true);
     let open = max_connections - slots.available_permits();
     info!(
         open,
@@ -126,6 +145,10 @@ pub async fn run(
             open = max_connections - slots.available_permits(),
             "grace period over: closing the remaining connections"
         );
+    }
+    if let Some(http) = http {
+        // Open WebSockets do not end on their own; the grace period covers HTTP too.
+        let _ = tokio::time::timeout(Duration::from_secs(1), http).await;
     }
     telemetry.flush().await;
     engine.checkpoint()?;

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use datafusion::prelude::SessionContext;
 
+use crate::cache::ResultCache;
 use crate::catalog::StoreReadOnlySchema;
 use crate::config::Config;
 use crate::error::Result;
@@ -32,6 +33,7 @@ pub struct Metrics {
     store: Store,
     schema: Arc<StoreReadOnlySchema>,
     ctx: SessionContext,
+    cache: Arc<ResultCache>,
     reload_seconds: u64,
     /// Table functions registered from the schema's table macros.
     functions: Mutex<BTreeSet<String>>,
@@ -52,12 +54,14 @@ impl Metrics {
         config: &Config,
         schema: Arc<StoreReadOnlySchema>,
         ctx: SessionContext,
+        cache: Arc<ResultCache>,
     ) -> Arc<Self> {
         let metrics = Arc::new(Self {
             loader: MetricLoader::new(store.clone(), config.clone()),
             store,
             schema,
             ctx,
+            cache,
             reload_seconds: config.metrics_reload_seconds,
             functions: Mutex::default(),
         });
@@ -71,6 +75,7 @@ impl Metrics {
     pub fn reload(&self) -> Result<LoadReport> {
         let report = self.loader.load()?;
         self.schema.invalidate();
+        self.cache.metrics_reloaded();
         self.sync_functions()?;
         if report.failed.is_empty() {
             tracing::info!(dir = %self.loader.dir().display(), "{report}");

@@ -84,6 +84,17 @@ impl Users {
         })
     }
 
+    /// The role of `user` if `password` is theirs (HTTP basic authentication).
+    pub fn check_password(&self, user: &str, password: &str) -> Option<Role> {
+        let (role, verifier) = self.by_name.get(user)?;
+        verifier.verify_password(password).then_some(*role)
+    }
+
+    /// The role of `user`, if they may still log in.
+    pub fn role(&self, user: &str) -> Option<Role> {
+        self.by_name.get(user).map(|(role, _)| *role)
+    }
+
     /// Whether only the demo user exists (no users configured).
     pub fn is_demo(&self) -> bool {
         self.demo
@@ -271,11 +282,25 @@ fn permission_denied(what: &str) -> PgWireError {
     PgWireError::UserError(Box::new(ErrorInfo::new(
         "ERROR".to_string(),
         sqlstate::INSUFFICIENT_PRIVILEGE.to_string(),
-        format!(
-            "permission denied: {what} needs the admin role, and this session's user is an \
-             analyst (analysts can read everything; ask an admin to run it)"
-        ),
+        denial(what),
     )))
+}
+
+/// Why an analyst may not run `what`.
+fn denial(what: &str) -> String {
+    format!(
+        "permission denied: {what} needs the admin role, and this session's user is an \
+         analyst (analysts can read everything; ask an admin to run it)"
+    )
+}
+
+/// Whether `role` may run `statement`; the error says why not (any front end).
+pub fn may_run(statement: &Statement, role: Role) -> Result<(), String> {
+    if is_read_only(statement) || role == Role::Admin {
+        Ok(())
+    } else {
+        Err(denial(&statement_kind(statement)))
+    }
 }
 
 /// Refuses a statement the engine runs itself (`CREATE EXTERNAL TABLE`) to analysts.

@@ -53,6 +53,12 @@ pub mod sqlstate {
     pub const INSUFFICIENT_PRIVILEGE: &str = "42501";
     /// Internal error.
     pub const INTERNAL_ERROR: &str = "XX000";
+    /// Program limit exceeded (a COPY larger than `ingest_max_mb`).
+    pub const PROGRAM_LIMIT_EXCEEDED: &str = "54000";
+    /// Integrity constraint violation (a duplicate key).
+    pub const INTEGRITY_CONSTRAINT_VIOLATION: &str = "23000";
+    /// Query canceled (or a COPY the client gave up).
+    pub const QUERY_CANCELED: &str = "57014";
 }
 
 /// Rewrites engine errors into user errors with a SQLSTATE before they are sent.

@@ -4,21 +4,25 @@
 //! datafusion-pg-catalog), Arrow→PostgreSQL encoding (arrow-pg), SET/SHOW, transactions and
 //! cursors. This module adds what is ours: SCRAM password authentication and roles, the
 //! database-name check at start-up, SQLSTATEs for engine errors, the statements the engine runs
-//! itself, and command tags for DDL.
+//! itself, command tags for DDL, `COPY … FROM STDIN`, and the result cache.
 
 pub mod auth;
+mod cached;
 mod cancel;
 mod compat;
+mod copy;
 mod errors;
+mod insert;
 mod parameters;
 mod query;
-mod query_log;
+pub(crate) mod query_log;
 pub mod scram;
 
 use std::sync::Arc;
 
 use pgwire::api::auth::{DefaultServerParameterProvider, StartupHandler};
 use pgwire::api::cancel::{CancelHandler, DefaultCancelHandler};
+use pgwire::api::copy::CopyHandler;
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
 use pgwire::api::{ConnectionManager, ErrorHandler, PgWireServerHandlers};
 use spirit_core::Engine;
@@ -38,6 +42,7 @@ pub struct PgHandlers {
     startup: Arc<Authenticator>,
     cancel: Arc<CancelQueries>,
     errors: Arc<SqlStateErrorHandler>,
+    copy: Arc<copy::CopyIn>,
 }
 
 impl PgHandlers {
@@ -45,6 +50,7 @@ impl PgHandlers {
     pub fn new(engine: Arc<Engine>, users: Arc<Users>, telemetry: Telemetry) -> Self {
         let connections = Arc::new(ConnectionManager::new());
         let running = Arc::new(RunningQueries::default());
+        let copies = Arc::new(copy::Copies::default());
         let mut parameters = DefaultServerParameterProvider::default();
         // What PostgreSQL 16 reports; tools parse the leading number (Metabase, Grafana).
         parameters.server_version = format!(
@@ -62,8 +68,14 @@ impl PgHandlers {
                 pgwire: DefaultCancelHandler::new(connections),
                 running: Arc::clone(&running),
             }),
-            query: Arc::new(QueryService::new(engine, running, telemetry)),
+            query: Arc::new(QueryService::new(
+                Arc::clone(&engine),
+                running,
+                telemetry,
+                Arc::clone(&copies),
+            )),
             errors: Arc::new(SqlStateErrorHandler),
+            copy: Arc::new(copy::CopyIn { engine, copies }),
         }
     }
 }
@@ -87,5 +99,9 @@ impl PgWireServerHandlers for PgHandlers {
 
     fn cancel_handler(&self) -> Arc<impl CancelHandler> {
         Arc::clone(&self.cancel)
+    }
+
+    fn copy_handler(&self) -> Arc<impl CopyHandler> {
+        Arc::clone(&self.copy)
     }
 }

@@ -33,9 +33,12 @@ use spirit_core::engine::is_native_statement;
 use spirit_core::telemetry::Telemetry;
 
 use super::auth;
+use super::cached::{self, CacheHook, StatementScope};
 use super::cancel::RunningQueries;
 use super::compat;
+use super::copy::{Copies, CopyHook};
 use super::errors::sqlstate;
+use super::insert::InsertHook;
 use super::parameters;
 use super::query_log;
 
@@ -55,16 +58,28 @@ pub struct QueryService {
 impl QueryService {
     /// A handler over `engine`'s session, with datafusion-postgres' standard hooks (cursors,
     /// SET/SHOW, transactions) and ours.
-    pub fn new(engine: Arc<Engine>, running: Arc<RunningQueries>, telemetry: Telemetry) -> Self {
+    pub fn new(
+        engine: Arc<Engine>,
+        running: Arc<RunningQueries>,
+        telemetry: Telemetry,
+        copies: Arc<Copies>,
+    ) -> Self {
         let ctx = Arc::new(engine.context().clone());
         let hooks: Vec<Arc<dyn QueryHook>> = vec![
             Arc::new(auth::RoleHook),
+            Arc::new(CopyHook { copies }),
+            Arc::new(InsertHook {
+                engine: Arc::clone(&engine),
+            }),
             Arc::new(datafusion_postgres::hooks::cursor::CursorStatementHook),
             Arc::new(TimeZoneHook),
             Arc::new(datafusion_postgres::hooks::set_show::SetShowHook),
             Arc::new(SavepointHook),
             Arc::new(datafusion_postgres::hooks::transactions::TransactionStatementHook),
             Arc::new(StatementHook),
+            Arc::new(CacheHook {
+                engine: Arc::clone(&engine),
+            }),
         ];
         let inner = Arc::new(DfSessionService::new_with_hooks(ctx, hooks));
         let parser = Arc::new(StatementParser {
@@ -113,7 +128,15 @@ impl SimpleQueryHandler for QueryService {
             let signal = self.running.start(pid, &secret);
             apply_set_config(client, query);
             let sql = compat::rewrite(query, compat::Session::new(client.metadata())).into_owned();
-            SimpleQueryHandler::do_query(self.inner.as_ref(), client, &sql)
+            let scope = StatementScope {
+                format: Format::UnifiedText,
+                cache_hit: Arc::clone(&statement.cache_hit),
+            };
+            cached::STATEMENT
+                .scope(
+                    scope,
+                    SimpleQueryHandler::do_query(self.inner.as_ref(), client, &sql),
+                )
                 .await
                 .map(|mut responses| {
                     for response in &mut responses {
@@ -124,6 +147,7 @@ impl SimpleQueryHandler for QueryService {
         };
         match result {
             Ok(mut responses) => {
+                self.engine.cache().after_statement(query).await;
                 for response in &mut responses {
                     query_log::watch(&self.telemetry, statement.clone(), response);
                 }
@@ -159,9 +183,19 @@ impl ExtendedQueryHandler for QueryService {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         let statement = query_log::Statement::start(client, &portal.statement.statement.0);
-        let result = self.run_portal(client, portal, max_rows).await;
+        let scope = StatementScope {
+            format: portal.result_column_format.clone(),
+            cache_hit: Arc::clone(&statement.cache_hit),
+        };
+        let result = cached::STATEMENT
+            .scope(scope, self.run_portal(client, portal, max_rows))
+            .await;
         match result {
             Ok(mut response) => {
+                self.engine
+                    .cache()
+                    .after_statement(&portal.statement.statement.0)
+                    .await;
                 query_log::watch(&self.telemetry, statement, &mut response);
                 Ok(response)
             }

@@ -3,6 +3,8 @@
 //! A statement is recorded when its last row has been sent (or the client went away, or it
 //! failed), so the duration covers planning, execution and streaming, as the client saw it.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use futures::StreamExt;
@@ -20,6 +22,8 @@ pub struct Statement {
     user: Option<String>,
     kind: String,
     started: Instant,
+    /// Set when the result came from the result cache.
+    pub cache_hit: Arc<AtomicBool>,
 }
 
 impl Statement {
@@ -29,6 +33,7 @@ impl Statement {
             user: client.metadata().get("user").cloned(),
             kind: statement_kind(sql),
             started: Instant::now(),
+            cache_hit: Arc::default(),
         }
     }
 
@@ -40,7 +45,8 @@ impl Statement {
             duration_ms: self.started.elapsed().as_secs_f64() * 1000.0,
             rows,
             error_code,
-            cache_hit: false,
+            cache_hit: self.cache_hit.load(Ordering::Relaxed),
+            front_end: "pg",
         });
     }
 }

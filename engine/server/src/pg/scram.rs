@@ -90,6 +90,15 @@ impl Verifier {
         })
     }
 
+    /// Whether `password` is the one this verifier was made from (for HTTP basic
+    /// authentication, which sends the password itself).
+    pub fn verify_password(&self, password: &str) -> bool {
+        let salted = salted_password(password.as_bytes(), &self.salt, self.iterations);
+        let client_key = hmac(&salted, b"Client Key");
+        let stored_key: [u8; 32] = Sha256::digest(client_key).into();
+        bool::from(stored_key.ct_eq(&self.stored_key))
+    }
+
     /// A verifier no password matches, for unknown users: the exchange looks the same as for a
     /// real user and ends with the same "password authentication failed".
     pub fn impossible() -> Self {
@@ -204,6 +213,21 @@ impl Exchange {
     }
 }
 
+/// `Hi(password, salt, iterations)` of RFC 5802: PBKDF2 with HMAC-SHA-256.
+fn salted_password(password: &[u8], salt: &[u8], iterations: u32) -> [u8; 32] {
+    let mut first = salt.to_vec();
+    first.extend_from_slice(&1u32.to_be_bytes());
+    let mut u = hmac(password, &first);
+    let mut result = u;
+    for _ in 1..iterations {
+        u = hmac(password, &u);
+        for (r, b) in result.iter_mut().zip(u) {
+            *r ^= b;
+        }
+    }
+    result
+}
+
 fn hmac(key: &[u8], message: &[u8]) -> [u8; 32] {
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any size");
     mac.update(message);
@@ -260,6 +284,14 @@ mod tests {
             login(&Verifier::impossible(), "right"),
             Err(ScramError::WrongPassword)
         );
+    }
+
+    #[test]
+    fn passwords_are_checked_against_the_verifier() {
+        let verifier = Verifier::new("s3cret");
+        assert!(verifier.verify_password("s3cret"));
+        assert!(!verifier.verify_password("s3cret "));
+        assert!(!Verifier::impossible().verify_password(""));
     }
 
     #[test]
