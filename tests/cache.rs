@@ -129,30 +129,44 @@ fn two_engines_share_one_redis_cache_and_its_invalidations() {
     redis::cmd("FLUSHDB").exec(&mut admin).unwrap();
 }
 
-/// A redis-server of the test's own on a free port, that keeps nothing on disk.
-fn start_redis(port: u16) -> Child {
-    let child = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start redis-server (Debian package redis-server)");
-    for _ in 0..100 {
-        if redis::Client::open(format!("redis://127.0.0.1:{port}/0"))
-            .and_then(|c| c.get_connection())
-            .is_ok()
-        {
-            return child;
+/// A redis-server of the test's own, killed when dropped.
+struct RedisServer(Child);
+
+impl RedisServer {
+    /// Starts one on `port`, keeping nothing on disk, and waits until it answers.
+    fn start(port: u16) -> Self {
+        let server = RedisServer(
+            Command::new("redis-server")
+                .args([
+                    "--port",
+                    &port.to_string(),
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                ])
+                .stdout(Stdio::null())
+                .spawn()
+                .expect("start redis-server (Debian package redis-server)"),
+        );
+        for _ in 0..100 {
+            if redis::Client::open(format!("redis://127.0.0.1:{port}/0"))
+                .and_then(|c| c.get_connection())
+                .is_ok()
+            {
+                return server;
+            }
+            std::thread::sleep(Duration::from_millis(50));
         }
-        std::thread::sleep(Duration::from_millis(50));
+        panic!("redis-server did not start on {port}");
     }
-    panic!("redis-server did not start on {port}");
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -162,7 +176,7 @@ async fn a_stopped_redis_never_fails_a_query_and_the_cache_recovers() {
         .local_addr()
         .unwrap()
         .port();
-    let mut redis_server = start_redis(port);
+    let redis_server = RedisServer::start(port);
     let server = SpiritServer::start_with(ServerOptions {
         env: redis_env(port, 0),
         ..Default::default()
@@ -172,8 +186,7 @@ async fn a_stopped_redis_never_fails_a_query_and_the_cache_recovers() {
     let client = server.connect().await;
 
     // Redis goes away mid-run.
-    redis_server.kill().unwrap();
-    redis_server.wait().unwrap();
+    drop(redis_server);
     for _ in 0..20 {
         let (status, cache, rows) = cache_of(&server, KPI_SQL);
         assert_eq!(status, 200);
@@ -200,7 +213,7 @@ async fn a_stopped_redis_never_fails_a_query_and_the_cache_recovers() {
     assert_eq!(stored.status, 200, "{}", stored.text());
 
     // Redis comes back (empty): the engine finds it by itself.
-    let mut redis_server = start_redis(port);
+    let _redis_server = RedisServer::start(port);
     until_hit(&server, KPI_SQL);
     let health = http::get(&server, "/api/analytics/health", None).json();
     assert_eq!(health["status"], "ok", "{health}");
@@ -213,6 +226,4 @@ async fn a_stopped_redis_never_fails_a_query_and_the_cache_recovers() {
         versions.get("bookings").copied().unwrap_or(0) >= 1,
         "{versions:?}"
     );
-    redis_server.kill().unwrap();
-    let _ = redis_server.wait();
 }

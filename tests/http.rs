@@ -106,7 +106,8 @@ async fn rest_endpoints_answer_as_the_openapi_document_says() {
         Some(&demo_auth()),
     )
     .json();
-    assert_eq!(forecast["row_count"], 14, "{forecast}");
+    // 14 days for each of the three channels and for all of them.
+    assert_eq!(forecast["row_count"], 56, "{forecast}");
     let prediction = http::post_json(
         &server,
         "/api/analytics/predictions/generate",
@@ -620,12 +621,12 @@ async fn the_live_feed_pushes_snapshots_when_data_lands() {
 
     let started = Instant::now();
     let stored = tokio::task::spawn_blocking({
-        let lines = vec![booking(9_300_001, 2500.0)];
+        let line = booking(9_300_001, 2500.0);
         let url = server.url("/api/ingest/bookings");
         move || {
             ureq::post(&url)
                 .header("Authorization", demo_auth())
-                .send(lines.join("\n"))
+                .send(line)
                 .map(|r| r.status().as_u16())
         }
     })

@@ -13,6 +13,18 @@ from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAP
 
 BASE, AUTH = sys.argv[1], sys.argv[2]
 
+
+class Response(RequestsOpenAPIResponse):
+    """An answer whose text bodies (CSV) are validated as the strings the document says."""
+
+    @property
+    def data(self):
+        data = super().data
+        if isinstance(data, bytes) and self.content_type.startswith("text/"):
+            return data.decode()
+        return data
+
+
 BOOKING = {
     "booking_id": 9400001, "customer_id": 1, "tour_id": 1, "channel": "B2C",
     "status": "confirmed", "price_paid": 80.0, "commission": 0, "travelers": 1,
@@ -65,7 +77,7 @@ for method, template, path, body, content_type, headers, auth in CALLS:
     response = requests.request(method, BASE + path, data=data, headers=headers, timeout=300)
     called.add((method, template))
     try:
-        api.validate_response(RequestsOpenAPIRequest(response.request), RequestsOpenAPIResponse(response))
+        api.validate_response(RequestsOpenAPIRequest(response.request), Response(response))
         if data is not None:
             api.validate_request(RequestsOpenAPIRequest(response.request))
         print(f"ok   {method.upper()} {path} -> {response.status_code}")

@@ -896,8 +896,9 @@ impl RedisBackend {
         let mut pipe = redis::pipe();
         pipe.cmd("HMGET").arg(&self.versions_key).arg(&fields);
         pipe.get(format!("{}{key}", self.entry_prefix));
-        let reply: Result<(Vec<Option<u64>>, Option<Vec<u8>>), String> =
-            self.run(pipe.query_async(&mut conn)).await;
+        // The versions (HMGET) and the entry (GET).
+        type Reply = (Vec<Option<u64>>, Option<Vec<u8>>);
+        let reply: Result<Reply, String> = self.run(pipe.query_async(&mut conn)).await;
         let (values, entry) = match reply {
             Ok(reply) => reply,
             Err(e) => {

@@ -457,12 +457,12 @@ fn typed(
     Ok(batches)
 }
 
+/// Well-formed lines (numbered objects), malformed ones, and how many lines there were.
+type ParsedLines = (Vec<(usize, Value)>, Vec<BadLine>, usize);
+
 /// The objects of `body`'s non-blank lines, each checked against `schema`'s columns: the
 /// well-formed ones, the malformed ones, and the number of lines.
-fn parse_lines(
-    body: &[u8],
-    schema: &SchemaRef,
-) -> Result<(Vec<(usize, Value)>, Vec<BadLine>, usize), IngestError> {
+fn parse_lines(body: &[u8], schema: &SchemaRef) -> Result<ParsedLines, IngestError> {
     let text = std::str::from_utf8(body).map_err(|e| not_utf8(body, e.valid_up_to()))?;
     let mut rows = Vec::new();
     let mut bad = Vec::new();

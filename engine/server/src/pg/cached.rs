@@ -21,10 +21,12 @@ use datafusion_postgres::hooks::{HookClient, QueryHook};
 use pgwire::api::ClientInfo;
 use pgwire::api::portal::Format;
 use pgwire::api::results::{QueryResponse, Response};
-use pgwire::error::{PgWireError, PgWireResult};
+use pgwire::error::PgWireResult;
 use pgwire::types::format::FormatOptions;
 use spirit_core::Engine;
 use spirit_core::cache::{CachedResult, Lookup};
+
+use super::errors::api_error;
 
 tokio::task_local! {
     /// What the statement being served needs from the hook: the result formats its portal
@@ -44,10 +46,6 @@ pub struct StatementScope {
 /// The cache hook; runs after the hooks that handle session statements.
 pub struct CacheHook {
     pub engine: Arc<Engine>,
-}
-
-fn api_error(e: impl std::error::Error + Send + Sync + 'static) -> PgWireError {
-    PgWireError::ApiError(Box::new(e))
 }
 
 fn scope_format() -> Format {

@@ -78,6 +78,11 @@ impl ErrorHandler for SqlStateErrorHandler {
     }
 }
 
+/// An engine error, mapped to its SQLSTATE by [`SqlStateErrorHandler`] before it is sent.
+pub fn api_error(e: impl std::error::Error + Send + Sync + 'static) -> PgWireError {
+    PgWireError::ApiError(Box::new(e))
+}
+
 /// An error response for `err`.
 pub fn error_info(err: &(dyn std::error::Error + 'static)) -> ErrorInfo {
     let (code, message) = classify(err);

@@ -20,15 +20,11 @@ use pgwire::error::{PgWireError, PgWireResult};
 use spirit_core::Engine;
 use spirit_core::ingest::{IngestError, ingest_batches};
 
-use super::errors::sqlstate;
+use super::errors::{api_error, sqlstate};
 
 /// Runs inserts into store tables.
 pub struct InsertHook {
     pub engine: Arc<Engine>,
-}
-
-fn api_error(e: impl std::error::Error + Send + Sync + 'static) -> PgWireError {
-    PgWireError::ApiError(Box::new(e))
 }
 
 impl InsertHook {
