@@ -1,5 +1,5 @@
 # Spirit Analytics: the two commands a new user needs.
-#   make run    start the engine on its demo data (pg-wire on 127.0.0.1:5433)
+#   make run    start the engine on its demo data (pg-wire on 127.0.0.1:5433, HTTP on :8080)
 #   make test   run every test (lint, unit, SQL contract, real clients)
 
 SHELL := /bin/bash

@@ -67,6 +67,13 @@ async fn rest_endpoints_answer_as_the_openapi_document_says() {
     assert!(checked["operations"].as_u64().unwrap() >= 17, "{stdout}");
     assert_eq!(checked["undocumented"], json!([]), "{stdout}");
 
+    // Query parameters are documented too.
+    let document = http::get(&server, "/api/openapi.json", None).json();
+    let parameters =
+        &document["paths"]["/api/analytics/dashboard/revenue-summary"]["get"]["parameters"];
+    assert_eq!(parameters[0]["name"], "days", "{parameters}");
+    assert_eq!(parameters[0]["in"], "query");
+
     // The figures are the SQL's.
     let client = server.connect().await;
     let kpis = http::get(&server, "/api/analytics/kpis/overview", Some(&demo_auth())).json();

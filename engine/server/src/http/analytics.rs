@@ -2,6 +2,9 @@
 //! a pg-wire client would run: the metric views, the report functions and the prediction table
 //! functions. Results go through the result cache like any query.
 
+// utoipa's generated code for `params(DaysQuery)` names the extractor's type in full.
+#![allow(unused_qualifications)]
+
 use std::sync::Arc;
 
 use axum::Json;
@@ -142,6 +145,7 @@ fn days(days: Option<u32>) -> Result<u32, ApiError> {
 }
 
 #[utoipa::path(get, path = "/api/analytics/dashboard/revenue-summary", tag = "dashboard",
+    params(DaysQuery),
     responses((status = 200, body = RevenueSummary), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody)),
     security(("basic" = []), ("bearer" = [])))]
@@ -650,6 +654,7 @@ pub struct ForecastQuery {
 }
 
 #[utoipa::path(get, path = "/api/analytics/predictions/revenue-forecast", tag = "predictions",
+    params(ForecastQuery),
     responses((status = 200, body = Rows, description = "forecast_revenue(days, level)"),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
     security(("basic" = []), ("bearer" = [])))]
