@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Times every metric view, filtered to the last 30 days, through the engine over pg-wire and
 # through DuckDB directly on the same store file (the target: under 1 s at scale 100).
+# The engine runs with its result cache off, so every run computes the view.
 # Usage: scripts/bench-metrics.sh [SCALE] [RUNS]     (scale 100 needs ~4 GB RAM and ~1.5 GB disk)
 # The demo data of a scale is kept in $BENCH_DATA (default ~/.cache/spirit/bench-scale-SCALE).
 set -euo pipefail
