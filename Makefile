@@ -11,7 +11,7 @@ DATA_DIR ?= ./data
 # The plugins' native unit tests and lints: the host toolchain, its own target dir.
 PLUGINS_NATIVE_TARGET ?= $(HOME)/.cache/spirit/plugins-native
 
-.PHONY: run test build lint setup setup-test plugins-check
+.PHONY: run test build lint setup setup-test plugins-check bench
 
 # The bundled plugins go into the data dir's plugins directory, which the engine loads and watches.
 run: setup build
@@ -22,6 +22,10 @@ test: setup-test lint plugins-check
 	scripts/build-plugins.sh
 	$(CARGO) build --locked --workspace --all-targets
 	$(CARGO) test --locked --workspace
+
+# The benchmark suite against DuckDB and PostgreSQL; writes docs/benchmarks.md.
+bench: setup-test
+	scripts/bench.sh $(SCALES)
 
 plugins-check:
 	cd plugins && CARGO_TARGET_DIR=$(PLUGINS_NATIVE_TARGET) $(CARGO) clippy --locked --workspace --all-targets -- -D warnings
