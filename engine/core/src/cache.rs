@@ -76,6 +76,16 @@ impl CachedResult {
     }
 }
 
+/// Runs `plan` on `ctx` and gathers its rows, as the cache keeps them.
+pub async fn collect(
+    ctx: &datafusion::prelude::SessionContext,
+    plan: LogicalPlan,
+) -> DfResult<CachedResult> {
+    let df = ctx.execute_logical_plan(plan).await?;
+    let schema = Arc::new(df.schema().as_arrow().clone());
+    Ok(CachedResult::new(schema, df.collect().await?))
+}
+
 /// How the cache is set up: from [`Config`].
 #[derive(Debug, Clone)]
 pub struct CacheSettings {
@@ -203,8 +213,8 @@ impl Ticket {
 }
 
 impl ResultCache {
-    /// A cache over `store` with `settings`; `enabled` false gives one that never keeps
-    /// anything (`cache_ttl_seconds = 0`).
+    /// A cache over `store` with `settings`; a zero TTL (`cache_ttl_seconds = 0`) gives one
+    /// that never keeps anything.
     pub fn new(store: Store, settings: CacheSettings) -> Self {
         let backend = if settings.ttl.is_zero() {
             Backend::Off

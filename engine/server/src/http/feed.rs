@@ -192,14 +192,7 @@ impl Feed {
                 sql,
                 "",
                 || async { self.engine.context().state().create_logical_plan(sql).await },
-                |plan| async move {
-                    let df = self.engine.context().execute_logical_plan(plan).await?;
-                    let schema = Arc::new(df.schema().as_arrow().clone());
-                    Ok(spirit_core::cache::CachedResult::new(
-                        schema,
-                        df.collect().await?,
-                    ))
-                },
+                |plan| spirit_core::cache::collect(self.engine.context(), plan),
             )
             .await?;
         let rows = String::from_utf8(query::json_rows(&result)?).unwrap_or_default();

@@ -97,11 +97,7 @@ async fn execute(state: &HttpState, caller: &Caller, sql: &str) -> Result<Answer
             &text,
             "",
             || async { ctx.state().statement_to_plan(statement.clone()).await },
-            |plan| async move {
-                let df = ctx.execute_logical_plan(plan).await?;
-                let schema = Arc::new(df.schema().as_arrow().clone());
-                Ok(CachedResult::new(schema, df.collect().await?))
-            },
+            |plan| spirit_core::cache::collect(ctx, plan),
         )
         .await?;
     Ok(Answer { result, cached })

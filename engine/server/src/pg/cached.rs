@@ -83,10 +83,9 @@ fn respond(
 }
 
 async fn collect(ctx: &SessionContext, plan: LogicalPlan) -> PgWireResult<CachedResult> {
-    let df = ctx.execute_logical_plan(plan).await.map_err(api_error)?;
-    let schema = Arc::new(df.schema().as_arrow().clone());
-    let batches = df.collect().await.map_err(api_error)?;
-    Ok(CachedResult::new(schema, batches))
+    spirit_core::cache::collect(ctx, plan)
+        .await
+        .map_err(api_error)
 }
 
 impl CacheHook {
