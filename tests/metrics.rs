@@ -274,9 +274,13 @@ async fn time_filters_reach_the_store() {
         })
         .collect::<Vec<_>>()
         .join("\n");
+    // The whole query goes to the store (see tests/pushdown.rs).
     let scan = plan
         .lines()
-        .find(|l| l.contains("DuckSqlExec") && l.contains(r#"FROM "metrics"."revenue_daily""#))
+        .find(|l| {
+            l.contains("VirtualExecutionPlan name=spirit_store")
+                && l.contains(r#"FROM "metrics"."revenue_daily""#)
+        })
         .unwrap_or_else(|| panic!("the store does not run the view:\n{plan}"));
     assert!(
         scan.contains("WHERE") && scan.contains("2026-06-24"),

@@ -11,10 +11,12 @@ use datafusion::dataframe::DataFrame;
 use datafusion::execution::context::SQLOptions;
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::logical_expr::{DdlStatement, LogicalPlan};
+use datafusion::optimizer::{Optimizer, OptimizerRule};
 use datafusion::physical_optimizer::optimizer::PhysicalOptimizer;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::sql::parser::{DFParserBuilder, Statement};
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+use datafusion_federation::FederatedQueryPlanner;
 use datafusion_pg_catalog::pg_catalog::setup_pg_catalog;
 
 use crate::cache::{CacheSettings, ResultCache};
@@ -24,6 +26,7 @@ use crate::demo::{self, DemoOptions};
 use crate::error::{Result, SpiritError};
 use crate::login_roles::LoginRoles;
 use crate::metrics::{self, Metrics};
+use crate::pushdown::StorePushdown;
 use crate::store::{Store, quote_literal};
 use crate::{descriptions, system};
 
@@ -46,6 +49,19 @@ impl std::fmt::Debug for Engine {
             .field("store", &self.store)
             .finish_non_exhaustive()
     }
+}
+
+/// DataFusion's optimizer rules with the store push-down ([`StorePushdown`]) after scalar
+/// subqueries became joins, so that it sees them, and before filters and projections are pushed
+/// into scans, which the pushed-down SQL does not need.
+fn optimizer_rules() -> Vec<Arc<dyn OptimizerRule + Send + Sync>> {
+    let mut rules = Optimizer::new().rules;
+    let at = rules
+        .iter()
+        .position(|rule| rule.name() == "scalar_subquery_to_join")
+        .map_or(0, |i| i + 1);
+    rules.insert(at, Arc::new(StorePushdown::default()));
+    rules
 }
 
 /// Something added to the engine's session before the saved external tables are re-created:
@@ -86,6 +102,8 @@ impl Engine {
         let state = SessionStateBuilder::new()
             .with_config(session)
             .with_default_features()
+            .with_optimizer_rules(optimizer_rules())
+            .with_query_planner(Arc::new(FederatedQueryPlanner::new()))
             .with_physical_optimizer_rules(physical_rules)
             .build();
         let ctx = SessionContext::new_with_state(state);

@@ -3,6 +3,7 @@
 //! - [`config`]: `spirit.toml` and `SPIRIT_*` overrides.
 //! - [`store`]: the embedded DuckDB file and its tables.
 //! - [`store_table`]: the DataFusion table over one store table.
+//! - [`pushdown`]: whole queries over store tables run inside DuckDB (federation).
 //! - [`catalog`]: the schemas DataFusion sees over the store (`public`, `metrics`, `spirit`).
 //! - [`descriptions`]: the store's COMMENTs as `pg_description` and `col_description()`.
 //! - [`information_schema`]: `columns`, `table_constraints`, `key_column_usage` as PostgreSQL has them.
@@ -36,6 +37,7 @@ pub mod login_roles;
 pub mod metrics;
 pub mod observability;
 pub mod pg_functions;
+pub mod pushdown;
 pub mod store;
 pub mod store_table;
 pub mod system;

@@ -13,6 +13,7 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use datafusion::catalog::TableProvider;
 use datafusion::common::TableReference;
+use datafusion_federation::sql::SQLFederationProvider;
 use datafusion_table_providers_common::arrow_bridge;
 use datafusion_table_providers_duckdb::pool::{DuckDbConnectionPool, DuckDbConnectionPoolBuilder};
 use datafusion_table_providers_duckdb::{DuckDB, DuckDBTableFactory};
@@ -20,6 +21,7 @@ use duckdb::vtab::arrow::ArrowBatchRegistration;
 use duckdb::{AccessMode, Connection};
 
 use crate::error::{Result, SpiritError};
+use crate::pushdown::{self, StoreExecutor};
 use crate::store_table::StoreTable;
 
 /// Schema inside the DuckDB file that holds the engine's bookkeeping; never shown to users.
@@ -40,6 +42,8 @@ const POOL_MIN_IDLE: u32 = 4;
 pub struct Store {
     pool: Arc<DuckDbConnectionPool>,
     factory: Arc<DuckDBTableFactory>,
+    /// Runs whole queries over store relations inside DuckDB (see [`crate::pushdown`]).
+    pushdown: Arc<SQLFederationProvider>,
 }
 
 impl std::fmt::Debug for Store {
@@ -93,6 +97,10 @@ impl Store {
         let pool = Arc::new(pool);
         let store = Self {
             factory: Arc::new(DuckDBTableFactory::new(Arc::clone(&pool))),
+            pushdown: pushdown::provider(StoreExecutor::new(
+                Arc::clone(&pool),
+                format!("spirit-store:{path_str}"),
+            )),
             pool,
         };
         store.with_conn(|conn| {
@@ -203,10 +211,18 @@ impl Store {
             .map_err(|e| {
                 SpiritError::StoreAccess(format!("cannot open {schema}.{}: {e}", relation.name))
             })?;
-        Ok(Arc::new(match &relation.view_definition {
-            Some(definition) => StoreTable::view(provider, definition.clone()),
-            None => StoreTable::new(provider),
-        }))
+        let source = pushdown::table_source(
+            &self.pushdown,
+            TableReference::partial(schema, relation.name.as_str()),
+            provider.schema(),
+        );
+        Ok(Arc::new(
+            match &relation.view_definition {
+                Some(definition) => StoreTable::view(provider, definition.clone()),
+                None => StoreTable::new(provider),
+            }
+            .with_federation(source),
+        ))
     }
 
     /// A read-only DataFusion provider over the rows of DuckDB table-function call `call`
@@ -228,7 +244,12 @@ impl Store {
             .read_write_table_provider(TableReference::bare(name))
             .await
             .map_err(|e| SpiritError::StoreAccess(format!("cannot open table {name}: {e}")))?;
-        Ok(Arc::new(StoreTable::new(provider)))
+        let source = pushdown::table_source(
+            &self.pushdown,
+            TableReference::bare(name),
+            provider.schema(),
+        );
+        Ok(Arc::new(StoreTable::new(provider).with_federation(source)))
     }
 
     /// Creates table `name` with `schema` and fills it with `batches`, in one transaction.

@@ -21,10 +21,11 @@ use datafusion::common::{Constraints, Statistics};
 use datafusion::datasource::TableType;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::dml::InsertOp;
-use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
+use datafusion::logical_expr::{Expr, Operator, TableProviderFilterPushDown};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::projection::ProjectionExec;
+use datafusion_federation::FederatedTableSource;
 
 /// A store table (or view) as DataFusion sees it.
 #[derive(Debug)]
@@ -32,6 +33,8 @@ pub struct StoreTable {
     inner: Arc<dyn TableProvider>,
     table_type: TableType,
     definition: Option<String>,
+    /// How whole queries over this relation reach DuckDB (see [`crate::pushdown`]).
+    federation: Option<Arc<dyn FederatedTableSource>>,
 }
 
 impl StoreTable {
@@ -41,6 +44,7 @@ impl StoreTable {
             inner,
             table_type: TableType::Base,
             definition: None,
+            federation: None,
         }
     }
 
@@ -50,17 +54,32 @@ impl StoreTable {
             inner,
             table_type: TableType::View,
             definition: Some(definition),
+            federation: None,
         }
+    }
+
+    /// Lets queries over this relation be pushed into DuckDB whole through `source`.
+    pub fn with_federation(mut self, source: Arc<dyn FederatedTableSource>) -> Self {
+        self.federation = Some(source);
+        self
+    }
+
+    /// The federation source, if queries over this relation may be pushed into DuckDB whole.
+    pub fn federation(&self) -> Option<Arc<dyn FederatedTableSource>> {
+        self.federation.clone()
     }
 }
 
 /// Whether every operand of every comparison or arithmetic in `expr` is something the unparser
-/// writes unambiguously (a column, literal, cast, function call or parenthesised binary
-/// expression).
-fn unparses_safely(expr: &Expr) -> bool {
+/// writes unambiguously (a column, literal, cast, function call, CASE, subquery or parenthesised
+/// binary expression).
+pub(crate) fn unparses_safely(expr: &Expr) -> bool {
     let mut safe = true;
     let _ = expr.apply(|e| {
-        if let Expr::BinaryExpr(binary) = e {
+        // AND and OR bind more loosely than anything an operand can be written as.
+        if let Expr::BinaryExpr(binary) = e
+            && !matches!(binary.op, Operator::And | Operator::Or)
+        {
             let operand_ok = |operand: &Expr| {
                 matches!(
                     operand,
@@ -69,6 +88,10 @@ fn unparses_safely(expr: &Expr) -> bool {
                         | Expr::Cast(_)
                         | Expr::TryCast(_)
                         | Expr::ScalarFunction(_)
+                        | Expr::AggregateFunction(_)
+                        | Expr::WindowFunction(_)
+                        | Expr::Case(_)
+                        | Expr::ScalarSubquery(_)
                         | Expr::BinaryExpr(_)
                 )
             };
@@ -191,6 +214,9 @@ mod tests {
             &col("a").eq(lit("x")).and(col("b").gt(lit(1)))
         ));
         assert!(unparses_safely(&col("b").is_null()));
+        assert!(unparses_safely(
+            &col("b").is_null().and(col("a").eq(lit("x")))
+        ));
         assert!(!unparses_safely(
             &col("a").eq(lit("x")).not_eq(col("b").is_null())
         ));

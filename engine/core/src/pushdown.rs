@@ -1,0 +1,619 @@
+//! Whole-query push-down into the store: the parts of a plan that read only store tables and
+//! views run inside DuckDB as one SQL statement, instead of DataFusion scanning each table and
+//! joining, aggregating and sorting the rows itself.
+//!
+//! The mechanism is `datafusion-federation`: its optimizer rule finds the largest sub-plans whose
+//! scans all belong to one SQL source, DataFusion's unparser writes them as SQL, and a
+//! [`SQLExecutor`] runs that SQL. What is ours:
+//!
+//! - [`StoreExecutor`] runs the SQL on a pooled store connection and streams DuckDB's Arrow
+//!   batches as they come (no new connection, no schema probe, no re-preparation per query).
+//! - [`StoreDialect`] is DataFusion's DuckDB dialect with `/` kept as `/` (the DuckDB dialect
+//!   writes `//`, integer division, for every division).
+//! - [`StorePushdown`] is the optimizer rule. It offers store scans to federation only when every
+//!   expression of the statement means the same in DuckDB as in DataFusion: an allow-list of
+//!   functions, operators and casts (see [`portable`]). Anything else (a PostgreSQL function
+//!   only DataFusion has, an integer division, a float-to-integer cast, which DuckDB rounds and
+//!   DataFusion truncates) keeps today's plan: DataFusion over pushed-down scans. The federated
+//!   SQL is unparsed once at planning time too, so a plan the unparser cannot write falls back
+//!   the same way instead of failing at execution.
+//!
+//! Statements that write (INSERT, UPDATE, DELETE, COPY, DDL) are never federated; store tables
+//! keep their own providers for those.
+
+use std::any::Any;
+use std::sync::{Arc, Mutex};
+
+use arrow::datatypes::{DataType, SchemaRef};
+use async_trait::async_trait;
+use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
+use datafusion::common::{DFSchema, TableReference};
+use datafusion::datasource::{DefaultTableSource, source_as_provider};
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::SendableRecordBatchStream;
+use datafusion::logical_expr::{
+    BinaryExpr, Distinct, Expr, ExprSchemable, JoinType, LogicalPlan, Operator, TableScan,
+};
+use datafusion::optimizer::{OptimizerConfig, OptimizerRule};
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::scalar::ScalarValue;
+use datafusion::sql::sqlparser::ast::{self, BinaryOperator};
+use datafusion::sql::unparser::Unparser;
+use datafusion::sql::unparser::dialect::{
+    CharacterLengthStyle, Dialect, DistinctFromStyle, DuckDBDialect,
+};
+use datafusion_federation::sql::{
+    RemoteTableRef, SQLExecutor, SQLFederationProvider, SQLTableSource,
+};
+use datafusion_federation::{
+    FederatedPlanNode, FederatedTableProviderAdaptor, FederatedTableSource, FederationOptimizerRule,
+};
+use datafusion_table_providers_common::arrow_bridge;
+use datafusion_table_providers_duckdb::DuckDB;
+use datafusion_table_providers_duckdb::pool::DuckDbConnectionPool;
+use duckdb::InterruptHandle;
+
+use crate::store_table::{StoreTable, unparses_safely};
+
+/// Batches in flight between the DuckDB thread and the consumer of a pushed-down query.
+const CHANNEL_BATCHES: usize = 4;
+
+/// Runs federated SQL on the store.
+pub struct StoreExecutor {
+    pool: Arc<DuckDbConnectionPool>,
+    context: String,
+    dialect: Arc<StoreDialect>,
+}
+
+impl StoreExecutor {
+    /// The executor over `pool`; `context` tells this store from any other (its file path).
+    pub fn new(pool: Arc<DuckDbConnectionPool>, context: String) -> Self {
+        Self {
+            pool,
+            context,
+            dialect: Arc::new(StoreDialect::default()),
+        }
+    }
+}
+
+/// The federation provider all of one store's tables share, so that a plan over several of them
+/// goes to DuckDB as one statement.
+pub fn provider(executor: StoreExecutor) -> Arc<SQLFederationProvider> {
+    Arc::new(SQLFederationProvider::new(Arc::new(executor)))
+}
+
+/// The federation source of store relation `table` (schema-qualified unless it is in `main`).
+pub fn table_source(
+    provider: &Arc<SQLFederationProvider>,
+    table: TableReference,
+    schema: SchemaRef,
+) -> Arc<dyn FederatedTableSource> {
+    Arc::new(SQLTableSource::new_with_schema(
+        Arc::clone(provider),
+        RemoteTableRef::from(table),
+        schema,
+    ))
+}
+
+#[async_trait]
+impl SQLExecutor for StoreExecutor {
+    fn name(&self) -> &str {
+        "spirit_store"
+    }
+
+    fn compute_context(&self) -> Option<String> {
+        Some(self.context.clone())
+    }
+
+    fn dialect(&self) -> Arc<dyn Dialect> {
+        Arc::clone(&self.dialect) as Arc<dyn Dialect>
+    }
+
+    fn execute(
+        &self,
+        query: &str,
+        schema: SchemaRef,
+        _filters: &[Arc<dyn PhysicalExpr>],
+    ) -> Result<SendableRecordBatchStream> {
+        let (tx, rx) =
+            tokio::sync::mpsc::channel::<Result<arrow::array::RecordBatch>>(CHANNEL_BATCHES);
+        let running = Running::default();
+        let pool = Arc::clone(&self.pool);
+        let sql = query.to_string();
+        let slot = Arc::clone(&running.0);
+        tokio::task::spawn_blocking(move || {
+            let run = || -> Result<()> {
+                let mut pooled = pool.connect_sync().map_err(store_error)?;
+                let conn = DuckDB::duckdb_conn(&mut pooled).map_err(store_error)?;
+                *slot.lock().expect("interrupt slot") = Some(conn.conn.interrupt_handle());
+                let result = (|| {
+                    let mut stmt = conn.conn.prepare(&sql).map_err(store_error)?;
+                    for batch in stmt.stream_arrow([]).map_err(store_error)? {
+                        let batch =
+                            arrow_bridge::record_batch_from_60(&batch.map_err(store_error)?)?;
+                        if tx.blocking_send(Ok(batch)).is_err() {
+                            // The consumer went away (LIMIT reached, client gone): stop reading.
+                            break;
+                        }
+                    }
+                    Ok(())
+                })();
+                // Before the connection goes back to the pool, where an interrupt would reach
+                // another query.
+                *slot.lock().expect("interrupt slot") = None;
+                result
+            };
+            if let Err(e) = run() {
+                let _ = tx.blocking_send(Err(e));
+            }
+        });
+        let batches = futures::stream::unfold((rx, running), |(mut rx, running)| async move {
+            rx.recv().await.map(|batch| (batch, (rx, running)))
+        });
+        Ok(Box::pin(RecordBatchStreamAdapter::new(schema, batches)))
+    }
+
+    async fn table_names(&self) -> Result<Vec<String>> {
+        Err(DataFusionError::NotImplemented(
+            "the store's tables are listed by its catalog, not by federation".into(),
+        ))
+    }
+
+    async fn get_table_schema(&self, table_name: &str) -> Result<SchemaRef> {
+        Err(DataFusionError::NotImplemented(format!(
+            "the schema of {table_name} comes from the store's catalog"
+        )))
+    }
+}
+
+/// The DuckDB query of one pushed-down stream while it runs: dropping the stream before the end
+/// (a cancelled statement, a client gone) interrupts it instead of letting it finish unread.
+#[derive(Default)]
+struct Running(Arc<Mutex<Option<Arc<InterruptHandle>>>>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(handle) = self.0.lock().expect("interrupt slot").as_ref() {
+            handle.interrupt();
+        }
+    }
+}
+
+fn store_error(e: impl std::fmt::Display) -> DataFusionError {
+    DataFusionError::Execution(format!("store: {e}"))
+}
+
+/// DataFusion's DuckDB dialect, except that `/` stays `/` (see the module doc).
+#[derive(Default)]
+pub struct StoreDialect {
+    duckdb: DuckDBDialect,
+}
+
+impl Dialect for StoreDialect {
+    fn identifier_quote_style(&self, identifier: &str) -> Option<char> {
+        self.duckdb.identifier_quote_style(identifier)
+    }
+
+    fn character_length_style(&self) -> CharacterLengthStyle {
+        self.duckdb.character_length_style()
+    }
+
+    fn division_operator(&self) -> BinaryOperator {
+        BinaryOperator::Divide
+    }
+
+    fn scalar_function_to_sql_overrides(
+        &self,
+        unparser: &Unparser,
+        func_name: &str,
+        args: &[Expr],
+    ) -> Result<Option<ast::Expr>> {
+        self.duckdb
+            .scalar_function_to_sql_overrides(unparser, func_name, args)
+    }
+
+    fn distinct_from_style(&self) -> DistinctFromStyle {
+        self.duckdb.distinct_from_style()
+    }
+}
+
+/// The optimizer rule that pushes whole store sub-plans into DuckDB (see the module doc).
+#[derive(Debug, Default)]
+pub struct StorePushdown {
+    federation: FederationOptimizerRule,
+}
+
+impl OptimizerRule for StorePushdown {
+    fn name(&self) -> &str {
+        "spirit_store_pushdown"
+    }
+
+    fn rewrite(
+        &self,
+        plan: LogicalPlan,
+        config: &dyn OptimizerConfig,
+    ) -> Result<Transformed<LogicalPlan>> {
+        if already_federated(&plan) || !portable(&plan) {
+            return Ok(Transformed::no(plan));
+        }
+        let offered = offer_store_scans(plan.clone())?;
+        if !offered.transformed {
+            return Ok(Transformed::no(plan));
+        }
+        let federated = match self.federation.rewrite(offered.data, config) {
+            Ok(federated) => federated,
+            Err(e) => {
+                tracing::debug!("store push-down declined: {e}");
+                return Ok(Transformed::no(plan));
+            }
+        };
+        if !federated.transformed {
+            return Ok(Transformed::no(plan));
+        }
+        match unparse_federated(&federated.data) {
+            Ok(()) => Ok(federated),
+            Err(e) => {
+                tracing::debug!("store push-down declined, the SQL cannot be written: {e}");
+                Ok(Transformed::no(plan))
+            }
+        }
+    }
+}
+
+/// Whether `plan` already holds a federated sub-plan (the optimizer runs its rules in passes).
+fn already_federated(plan: &LogicalPlan) -> bool {
+    plan.exists(|node| Ok(is_federated(node))).unwrap_or(true)
+}
+
+fn is_federated(node: &LogicalPlan) -> bool {
+    matches!(node, LogicalPlan::Extension(ext) if ext.node.as_any().is::<FederatedPlanNode>())
+}
+
+/// Replaces the source of every scan of a store relation by its federation adaptor, which is
+/// how the federation rule recognises the store.
+fn offer_store_scans(plan: LogicalPlan) -> Result<Transformed<LogicalPlan>> {
+    plan.transform_up_with_subqueries(|node| {
+        let LogicalPlan::TableScan(scan) = node else {
+            return Ok(Transformed::no(node));
+        };
+        let Ok(provider) = source_as_provider(&scan.source) else {
+            return Ok(Transformed::no(LogicalPlan::TableScan(scan)));
+        };
+        let Some(table) = (provider.as_ref() as &dyn Any).downcast_ref::<StoreTable>() else {
+            return Ok(Transformed::no(LogicalPlan::TableScan(scan)));
+        };
+        let Some(federation) = table.federation() else {
+            return Ok(Transformed::no(LogicalPlan::TableScan(scan)));
+        };
+        let adaptor = FederatedTableProviderAdaptor::new_with_provider(federation, provider);
+        Ok(Transformed::yes(LogicalPlan::TableScan(TableScan {
+            source: Arc::new(DefaultTableSource::new(Arc::new(adaptor))),
+            ..scan
+        })))
+    })
+}
+
+/// Writes every federated sub-plan of `plan` as SQL, as execution will.
+fn unparse_federated(plan: &LogicalPlan) -> Result<()> {
+    let dialect = StoreDialect::default();
+    plan.apply_with_subqueries(|node| {
+        if let LogicalPlan::Extension(ext) = node
+            && let Some(federated) = ext.node.as_any().downcast_ref::<FederatedPlanNode>()
+        {
+            Unparser::new(&dialect).plan_to_sql(federated.plan())?;
+        }
+        Ok(TreeNodeRecursion::Continue)
+    })
+    .map(|_| ())
+}
+
+/// Whether every node and expression of `plan` means the same in DuckDB as in DataFusion.
+pub fn portable(plan: &LogicalPlan) -> bool {
+    let mut ok = true;
+    let _ = plan.apply_with_subqueries(|node| {
+        ok = node_portable(node)
+            && node
+                .expressions()
+                .iter()
+                .all(|e| unparses_safely(e) && expr_portable(e, node));
+        Ok(if ok {
+            TreeNodeRecursion::Continue
+        } else {
+            TreeNodeRecursion::Stop
+        })
+    });
+    ok
+}
+
+fn node_portable(node: &LogicalPlan) -> bool {
+    match node {
+        LogicalPlan::Projection(_)
+        | LogicalPlan::Filter(_)
+        | LogicalPlan::Aggregate(_)
+        | LogicalPlan::Window(_)
+        | LogicalPlan::Sort(_)
+        | LogicalPlan::Limit(_)
+        | LogicalPlan::SubqueryAlias(_)
+        | LogicalPlan::TableScan(_)
+        | LogicalPlan::Union(_)
+        | LogicalPlan::Subquery(_)
+        | LogicalPlan::EmptyRelation(_)
+        | LogicalPlan::Values(_)
+        | LogicalPlan::Distinct(Distinct::All(_)) => true,
+        LogicalPlan::Join(join) => matches!(
+            join.join_type,
+            JoinType::Inner | JoinType::Left | JoinType::Right | JoinType::Full
+        ),
+        _ => false,
+    }
+}
+
+/// Scalar functions DuckDB has under the same name, with the same results.
+const SCALAR_FUNCTIONS: &[&str] = &[
+    "abs",
+    "btrim",
+    "ceil",
+    "character_length",
+    "coalesce",
+    "concat",
+    "current_date",
+    "date_part",
+    "date_trunc",
+    "exp",
+    "floor",
+    "greatest",
+    "least",
+    "left",
+    "ln",
+    "log10",
+    "lower",
+    "lpad",
+    "ltrim",
+    "now",
+    "nullif",
+    "replace",
+    "right",
+    "round",
+    "rpad",
+    "rtrim",
+    "split_part",
+    "sqrt",
+    "starts_with",
+    "strpos",
+    "substr",
+    "upper",
+];
+
+/// `date_part` fields that DuckDB answers as DataFusion does (not `second`: DuckDB drops the
+/// fraction).
+const DATE_PARTS: &[&str] = &[
+    "year", "quarter", "month", "week", "day", "dow", "doy", "hour", "minute", "epoch",
+];
+
+/// Aggregate functions DuckDB computes alike (not `avg` over decimals, whose rounding differs).
+const AGGREGATES: &[&str] = &["count", "sum", "avg", "min", "max", "bool_and", "bool_or"];
+
+/// Window functions DuckDB computes alike, besides the aggregates.
+const WINDOW_FUNCTIONS: &[&str] = &[
+    "row_number",
+    "rank",
+    "dense_rank",
+    "lag",
+    "lead",
+    "first_value",
+    "last_value",
+];
+
+fn expr_portable(expr: &Expr, node: &LogicalPlan) -> bool {
+    let mut ok = true;
+    let _ = expr.apply(|e| {
+        ok = match e {
+            Expr::Alias(_)
+            | Expr::Column(_)
+            | Expr::Not(_)
+            | Expr::IsNull(_)
+            | Expr::IsNotNull(_)
+            | Expr::IsTrue(_)
+            | Expr::IsFalse(_)
+            | Expr::IsNotTrue(_)
+            | Expr::IsNotFalse(_)
+            | Expr::Negative(_)
+            | Expr::Between(_)
+            | Expr::Case(_)
+            | Expr::InList(_)
+            | Expr::ScalarSubquery(_) => true,
+            Expr::Like(like) => like.escape_char.is_none(),
+            Expr::Literal(value, _) => literal_portable(value),
+            Expr::BinaryExpr(binary) => binary_portable(binary, node),
+            Expr::Cast(cast) => cast_portable(&cast.expr, cast.field.data_type(), node),
+            Expr::TryCast(cast) => cast_portable(&cast.expr, cast.field.data_type(), node),
+            Expr::ScalarFunction(f) => {
+                let name = f.name();
+                SCALAR_FUNCTIONS.contains(&name)
+                    && (name != "date_part" || date_part_portable(&f.args))
+            }
+            Expr::AggregateFunction(f) => {
+                let name = f.func.name();
+                AGGREGATES.contains(&name)
+                    && f.params.filter.is_none()
+                    && f.params.order_by.is_empty()
+                    && !(name == "avg" && f.params.args.iter().any(|a| is_decimal(a, node)))
+            }
+            Expr::WindowFunction(f) => {
+                let name = f.fun.name();
+                WINDOW_FUNCTIONS.contains(&name) || AGGREGATES.contains(&name)
+            }
+            _ => false,
+        };
+        Ok(if ok {
+            TreeNodeRecursion::Continue
+        } else {
+            TreeNodeRecursion::Stop
+        })
+    });
+    ok
+}
+
+fn date_part_portable(args: &[Expr]) -> bool {
+    match args.first() {
+        Some(Expr::Literal(ScalarValue::Utf8(Some(part)), _)) => {
+            DATE_PARTS.contains(&part.to_ascii_lowercase().as_str())
+        }
+        _ => false,
+    }
+}
+
+fn literal_portable(value: &ScalarValue) -> bool {
+    matches!(
+        value,
+        ScalarValue::Null
+            | ScalarValue::Boolean(_)
+            | ScalarValue::Int8(_)
+            | ScalarValue::Int16(_)
+            | ScalarValue::Int32(_)
+            | ScalarValue::Int64(_)
+            | ScalarValue::Float32(_)
+            | ScalarValue::Float64(_)
+            | ScalarValue::Decimal128(..)
+            | ScalarValue::Utf8(_)
+            | ScalarValue::LargeUtf8(_)
+            | ScalarValue::Utf8View(_)
+            | ScalarValue::Date32(_)
+            | ScalarValue::TimestampSecond(..)
+            | ScalarValue::TimestampMillisecond(..)
+            | ScalarValue::TimestampMicrosecond(..)
+            | ScalarValue::TimestampNanosecond(..)
+            | ScalarValue::IntervalDayTime(_)
+            | ScalarValue::IntervalMonthDayNano(_)
+    )
+}
+
+fn binary_portable(binary: &BinaryExpr, node: &LogicalPlan) -> bool {
+    match binary.op {
+        Operator::Eq
+        | Operator::NotEq
+        | Operator::Lt
+        | Operator::LtEq
+        | Operator::Gt
+        | Operator::GtEq
+        | Operator::And
+        | Operator::Or
+        | Operator::IsDistinctFrom
+        | Operator::IsNotDistinctFrom
+        | Operator::StringConcat => true,
+        // Integer and decimal division differ (DuckDB's `/` gives a double); float division
+        // does not.
+        Operator::Divide => {
+            type_of(&binary.left, node).is_some_and(|t| t.is_floating())
+                && type_of(&binary.right, node).is_some_and(|t| t.is_floating())
+        }
+        Operator::Plus | Operator::Minus | Operator::Multiply | Operator::Modulo => {
+            match (type_of(&binary.left, node), type_of(&binary.right, node)) {
+                (Some(l), Some(r)) => {
+                    (l.is_numeric() && r.is_numeric())
+                        || (matches!(binary.op, Operator::Plus | Operator::Minus)
+                            && (is_date_or_time(&l) && matches!(r, DataType::Interval(_))))
+                }
+                _ => false,
+            }
+        }
+        _ => false,
+    }
+}
+
+fn cast_portable(expr: &Expr, to: &DataType, node: &LogicalPlan) -> bool {
+    let Some(from) = type_of(expr, node) else {
+        return false;
+    };
+    let string =
+        |t: &DataType| matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View);
+    if from == *to || from == DataType::Null {
+        return true;
+    }
+    match to {
+        // DuckDB rounds a float or decimal cast to an integer; DataFusion truncates.
+        t if t.is_integer() => from.is_integer() || from == DataType::Boolean,
+        DataType::Float32 | DataType::Float64 | DataType::Decimal128(..) => {
+            from.is_numeric() || string(&from)
+        }
+        // Text renderings of dates, times and floats differ.
+        t if string(t) => from.is_integer() || string(&from),
+        DataType::Date32 | DataType::Timestamp(..) => is_date_or_time(&from) || string(&from),
+        _ => false,
+    }
+}
+
+fn is_date_or_time(t: &DataType) -> bool {
+    matches!(t, DataType::Date32 | DataType::Timestamp(..))
+}
+
+fn is_decimal(expr: &Expr, node: &LogicalPlan) -> bool {
+    type_of(expr, node).is_none_or(|t| matches!(t, DataType::Decimal128(..)))
+}
+
+/// The type of `expr` as it appears in `node`: over its inputs' columns (or, for a leaf, its own).
+fn type_of(expr: &Expr, node: &LogicalPlan) -> Option<DataType> {
+    let inputs = node.inputs();
+    let mut schemas: Vec<&DFSchema> = inputs.iter().map(|i| i.schema().as_ref()).collect();
+    schemas.push(node.schema().as_ref());
+    schemas.into_iter().find_map(|s| expr.get_type(s).ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use datafusion::arrow::datatypes::{Field, Schema};
+    use datafusion::datasource::empty::EmptyTable;
+    use datafusion::prelude::SessionContext;
+
+    use super::*;
+
+    async fn plan(sql: &str) -> LogicalPlan {
+        let ctx = SessionContext::new();
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("n", DataType::Int64, true),
+            Field::new("x", DataType::Float64, true),
+            Field::new("d", DataType::Decimal128(12, 2), true),
+            Field::new("s", DataType::Utf8, true),
+            Field::new(
+                "t",
+                DataType::Timestamp(arrow::datatypes::TimeUnit::Microsecond, None),
+                true,
+            ),
+        ]));
+        ctx.register_table("b", Arc::new(EmptyTable::new(schema)))
+            .expect("register");
+        ctx.state().create_logical_plan(sql).await.expect("plan")
+    }
+
+    #[tokio::test]
+    async fn dashboard_sql_is_portable() {
+        for sql in [
+            "SELECT s, count(*), sum(d), avg(x) FROM b WHERE t >= TIMESTAMP '2026-01-01' GROUP BY s ORDER BY 2 DESC LIMIT 10",
+            "SELECT CAST(t AS DATE) AS day, sum(d) FROM b GROUP BY 1",
+            "SELECT avg(CASE WHEN x IS NOT NULL AND date_part('epoch', t) <= n * 3600 THEN 1.0 ELSE 0.0 END) FROM b",
+            "SELECT sum(x) / count(*)::double FROM b",
+            "SELECT date_trunc('month', t), row_number() OVER (ORDER BY n) FROM b",
+        ] {
+            assert!(portable(&plan(sql).await), "{sql}");
+        }
+    }
+
+    #[tokio::test]
+    async fn sql_whose_meaning_differs_in_duckdb_stays_in_datafusion() {
+        for sql in [
+            "SELECT n / 2 FROM b",
+            "SELECT sum(d) / count(*) FROM b",
+            "SELECT CAST(x AS BIGINT) FROM b",
+            "SELECT CAST(t AS VARCHAR) FROM b",
+            "SELECT avg(d) FROM b",
+            "SELECT date_part('second', t) FROM b",
+            "SELECT to_char(t, 'YYYY') FROM b",
+            "SELECT string_agg(s, ',' ORDER BY s) FROM b",
+        ] {
+            assert!(!portable(&plan(sql).await), "{sql}");
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! Whole-query push-down into the store, against a real `spirit serve` on the demo data: which
+//! queries DuckDB runs whole (EXPLAIN shows it), that their answers are the ones DataFusion
+//! gives for the same SQL, and that SQL whose meaning differs in DuckDB stays in DataFusion.
+
+use spirit_tests::SpiritServer;
+use tokio_postgres::{Client, SimpleQueryMessage};
+
+/// The rows of `sql` as text, in order.
+async fn rows(client: &Client, sql: &str) -> Vec<Vec<Option<String>>> {
+    client
+        .simple_query(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .iter()
+        .filter_map(|m| match m {
+            SimpleQueryMessage::Row(row) => Some(
+                (0..row.len())
+                    .map(|i| row.get(i).map(str::to_string))
+                    .collect(),
+            ),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The physical plan of `sql`, as EXPLAIN prints it.
+async fn physical_plan(client: &Client, sql: &str) -> String {
+    rows(client, &format!("EXPLAIN {sql}"))
+        .await
+        .into_iter()
+        .filter(|row| row[0].as_deref() == Some("physical_plan"))
+        .filter_map(|row| row[1].clone())
+        .collect()
+}
+
+fn pushed_down(plan: &str) -> bool {
+    plan.contains("VirtualExecutionPlan name=spirit_store")
+}
+
+/// A condition that is true for every row but that DuckDB would not read the same way (integer
+/// division), so the query it is added to stays in DataFusion.
+const KEEP_IN_DATAFUSION: &str = "booking_id / 2 >= 0";
+
+#[tokio::test]
+async fn dashboard_queries_run_whole_in_the_store_with_the_same_answers() {
+    let server = SpiritServer::start();
+    let client = server.connect().await;
+    let queries = [
+        "SELECT channel, count(*) AS n, sum(price_paid) AS revenue, avg(travelers) AS travelers \
+         FROM bookings WHERE {cond} AND status IN ('confirmed', 'completed') \
+         AND created_at >= TIMESTAMP '2025-07-01 00:00:00' GROUP BY channel ORDER BY channel",
+        "SELECT CAST(created_at AS DATE) AS day, channel, sum(price_paid) FROM bookings \
+         WHERE {cond} AND created_at >= TIMESTAMP '2026-06-01 00:00:00' \
+         GROUP BY CAST(created_at AS DATE), channel ORDER BY 1, 2",
+        "SELECT t.tour_id, t.name, count(*) AS n, sum(b.price_paid) AS revenue \
+         FROM bookings b JOIN tours t ON t.tour_id = b.tour_id WHERE {cond} \
+         GROUP BY t.tour_id, t.name ORDER BY revenue DESC, t.tour_id LIMIT 10",
+        "SELECT date_trunc('month', created_at) AS month, count(DISTINCT customer_id), \
+         max(price_paid), min(created_at) FROM bookings WHERE {cond} GROUP BY 1 ORDER BY 1",
+        "SELECT booking_id, channel, rank() OVER (PARTITION BY channel ORDER BY price_paid DESC, \
+         booking_id) AS r FROM bookings WHERE {cond} ORDER BY channel, r LIMIT 5",
+    ];
+    for template in queries {
+        let pushed = template.replace("{cond}", "TRUE");
+        let kept = template.replace("{cond}", KEEP_IN_DATAFUSION);
+        assert!(
+            pushed_down(&physical_plan(&client, &pushed).await),
+            "expected the store to run {pushed}"
+        );
+        assert!(
+            !pushed_down(&physical_plan(&client, &kept).await),
+            "expected DataFusion to run {kept}"
+        );
+        let answer = rows(&client, &pushed).await;
+        assert!(!answer.is_empty(), "{pushed} answered no rows");
+        assert_eq!(answer, rows(&client, &kept).await, "{pushed}");
+    }
+}
+
+#[tokio::test]
+async fn sql_that_duckdb_reads_differently_stays_in_datafusion() {
+    let server = SpiritServer::start();
+    let client = server.connect().await;
+    // DataFusion divides integers as integers and truncates a float cast to an integer; DuckDB
+    // would answer 2.5 and 3.
+    let sql = "SELECT 5 / 2 AS q, CAST(2.7 AS BIGINT) AS c, count(*) > 0 AS any \
+               FROM tours WHERE tour_id * 5 / 2 > 0";
+    assert!(!pushed_down(&physical_plan(&client, sql).await));
+    assert_eq!(
+        rows(&client, sql).await,
+        [[Some("2".into()), Some("2".into()), Some("t".into())]]
+    );
+}
+
+#[tokio::test]
+async fn store_sub_plans_are_pushed_down_beside_other_sources() {
+    let server = SpiritServer::start();
+    let client = server.connect().await;
+    // generate_series is not in the store: DuckDB answers the aggregate over bookings,
+    // DataFusion the join.
+    let sql = "SELECT g.value, s.n FROM generate_series(1, 3) AS g JOIN (SELECT travelers, \
+               count(*) AS n FROM bookings GROUP BY travelers) s ON s.travelers = g.value \
+               ORDER BY g.value";
+    let plan = physical_plan(&client, sql).await;
+    assert!(pushed_down(&plan), "{plan}");
+    assert!(plan.contains("HashJoinExec"), "{plan}");
+    let answer = rows(&client, sql).await;
+    assert_eq!(answer.len(), 3);
+    let ones = rows(&client, "SELECT count(*) FROM bookings WHERE travelers = 1").await;
+    assert_eq!(answer[0][1], ones[0][0]);
+}
+
+#[tokio::test]
+async fn writes_and_parameters_keep_working_with_push_down() {
+    let server = SpiritServer::start();
+    let client = server.connect().await;
+    client
+        .batch_execute(
+            "CREATE TABLE pushdown_t (id BIGINT, label VARCHAR, amount DOUBLE);
+             INSERT INTO pushdown_t VALUES (1, 'a', 1.5), (2, 'b', 2.5), (3, 'c', NULL);
+             UPDATE pushdown_t SET amount = 10 WHERE id = 3;
+             DELETE FROM pushdown_t WHERE id = 1;",
+        )
+        .await
+        .unwrap();
+    let sql = "SELECT label, amount FROM pushdown_t WHERE id >= 2 ORDER BY id";
+    assert!(pushed_down(&physical_plan(&client, sql).await));
+    let kept = "SELECT label, amount FROM pushdown_t WHERE id / 2 >= 1 ORDER BY id";
+    assert!(!pushed_down(&physical_plan(&client, kept).await));
+    let answer = rows(&client, sql).await;
+    assert_eq!(answer, rows(&client, kept).await);
+    assert_eq!(
+        answer.iter().map(|r| r[0].as_deref()).collect::<Vec<_>>(),
+        [Some("b"), Some("c")]
+    );
+    // Extended protocol: the parameter is bound before the plan is optimised.
+    let found = client
+        .query("SELECT label FROM pushdown_t WHERE id = $1", &[&2_i64])
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].get::<_, String>(0), "b");
+}
