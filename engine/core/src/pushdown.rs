@@ -22,6 +22,7 @@
 //! keep their own providers for those.
 
 use std::any::Any;
+use std::ops::ControlFlow;
 use std::sync::{Arc, Mutex};
 
 use arrow::datatypes::{DataType, SchemaRef};
@@ -44,7 +45,7 @@ use datafusion::sql::unparser::dialect::{
     CharacterLengthStyle, Dialect, DistinctFromStyle, DuckDBDialect,
 };
 use datafusion_federation::sql::{
-    RemoteTableRef, SQLExecutor, SQLFederationProvider, SQLTableSource,
+    AstAnalyzer, RemoteTableRef, SQLExecutor, SQLFederationProvider, SQLTableSource,
 };
 use datafusion_federation::{
     FederatedPlanNode, FederatedTableProviderAdaptor, FederatedTableSource, FederationOptimizerRule,
@@ -110,6 +111,16 @@ impl SQLExecutor for StoreExecutor {
         Arc::clone(&self.dialect) as Arc<dyn Dialect>
     }
 
+    fn ast_analyzer(&self) -> Option<AstAnalyzer> {
+        Some(Box::new(|mut statement: ast::Statement| {
+            let _ = ast::visit_expressions_mut(&mut statement, |expr| {
+                count_one_as_count_star(expr);
+                ControlFlow::<()>::Continue(())
+            });
+            Ok(statement)
+        }))
+    }
+
     fn execute(
         &self,
         query: &str,
@@ -164,6 +175,31 @@ impl SQLExecutor for StoreExecutor {
         Err(DataFusionError::NotImplemented(format!(
             "the schema of {table_name} comes from the store's catalog"
         )))
+    }
+}
+
+/// DataFusion plans `count(*)` as `count(1)`, and the unparser writes it so; DuckDB counts a
+/// constant much more slowly than rows (the top-tours dashboard query at scale 100: 149 ms with
+/// `count(1)`, 94 ms with `count(*)`, pip duckdb 2.0 on the same file). Both count every row.
+fn count_one_as_count_star(expr: &mut ast::Expr) {
+    let ast::Expr::Function(function) = expr else {
+        return;
+    };
+    if !function.name.to_string().eq_ignore_ascii_case("count") {
+        return;
+    }
+    let ast::FunctionArguments::List(list) = &mut function.args else {
+        return;
+    };
+    let counts_one = list.duplicate_treatment.is_none()
+        && list.clauses.is_empty()
+        && matches!(
+            list.args.as_slice(),
+            [ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(ast::Expr::Value(v)))]
+                if matches!(&v.value, ast::Value::Number(n, _) if n == "1")
+        );
+    if counts_one {
+        list.args = vec![ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Wildcard)];
     }
 }
 
@@ -599,6 +635,30 @@ mod tests {
         ] {
             assert!(portable(&plan(sql).await), "{sql}");
         }
+    }
+
+    #[test]
+    fn count_one_is_sent_as_count_star() {
+        use datafusion::sql::sqlparser::dialect::DuckDbDialect;
+        use datafusion::sql::sqlparser::parser::Parser;
+        let analyze = StoreExecutor::new(
+            Arc::new(
+                datafusion_table_providers_duckdb::pool::DuckDbConnectionPoolBuilder::memory()
+                    .build()
+                    .expect("pool"),
+            ),
+            "test".into(),
+        )
+        .ast_analyzer();
+        let mut analyze = analyze.expect("an AST analyzer");
+        let sql = "SELECT count(1), count(DISTINCT 1), count(x), sum(1) FROM t";
+        let statement = Parser::parse_sql(&DuckDbDialect {}, sql)
+            .expect("parse")
+            .remove(0);
+        assert_eq!(
+            analyze(statement).expect("analyze").to_string(),
+            "SELECT count(*), count(DISTINCT 1), count(x), sum(1) FROM t"
+        );
     }
 
     #[tokio::test]
