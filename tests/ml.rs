@@ -6,8 +6,8 @@
 
 use spirit_core::demo::truths;
 use spirit_tests::plugins::{build_and_install, failure, server_with_plugins, value};
-use spirit_tests::spirit;
-use tokio_postgres::{Client, SimpleQueryMessage};
+use spirit_tests::{spirit, text_rows};
+use tokio_postgres::Client;
 
 const MODELS: &[&str] = &["forecasting", "gbt", "linear"];
 
@@ -22,24 +22,6 @@ const AIR_PASSENGERS: [u32; 144] = [
     491, 505, 404, 359, 310, 337, 360, 342, 406, 396, 420, 472, 548, 559, 463, 407, 362, 405, 417,
     391, 419, 461, 472, 535, 622, 606, 508, 461, 390, 432,
 ];
-
-/// Rows of `sql` as text.
-async fn rows(client: &Client, sql: &str) -> Vec<Vec<Option<String>>> {
-    client
-        .simple_query(sql)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
-        .into_iter()
-        .filter_map(|m| match m {
-            SimpleQueryMessage::Row(row) => Some(
-                (0..row.len())
-                    .map(|i| row.get(i).map(str::to_owned))
-                    .collect(),
-            ),
-            _ => None,
-        })
-        .collect()
-}
 
 fn num(cell: &Option<String>) -> f64 {
     cell.as_deref().expect("a value").parse().expect("a number")
@@ -68,7 +50,7 @@ async fn forecasts_a_table_the_user_just_created() {
     let client = server.connect().await;
     create_air(&client).await;
 
-    let forecast = rows(
+    let forecast = text_rows(
         &client,
         "SELECT forecast_timestamp, forecast_value, prediction_interval_lower_bound, \
            prediction_interval_upper_bound, standard_error, confidence_level, model \
@@ -103,7 +85,7 @@ async fn forecasts_a_table_the_user_just_created() {
     assert!(mape < 0.10, "MAPE {mape:.3}, model {:?}", forecast[0][6]);
     assert!(covered >= 10, "95 % intervals held {covered} of 12");
 
-    let ahead = rows(
+    let ahead = text_rows(
         &client,
         "SELECT count(*), min(forecast_timestamp) FROM forecast('air', 'month', 'passengers', 24)",
     )
@@ -117,7 +99,7 @@ async fn forecasts_a_table_the_user_just_created() {
     );
 
     // Six months are too few for seasons: a trend line answers and says so.
-    let short = rows(
+    let short = text_rows(
         &client,
         "SELECT count(*), max(model) FROM forecast('SELECT * FROM air WHERE month < DATE ''1949-07-01''', \
            'month', 'passengers', 3)",
@@ -130,7 +112,7 @@ async fn forecasts_a_table_the_user_just_created() {
         "{model}"
     );
 
-    let explained = rows(
+    let explained = text_rows(
         &client,
         "SELECT time_series_type, count(*), \
            max(abs(time_series_data - trend - seasonal - coalesce(residual, 0))) \
@@ -158,7 +140,7 @@ async fn detects_a_planted_anomaly() {
         )
         .await
         .unwrap();
-    let flagged = rows(
+    let flagged = text_rows(
         &client,
         "SELECT ts, value, anomaly_probability FROM detect_anomalies('visits', 'day', 'n') \
          WHERE is_anomaly ORDER BY anomaly_probability DESC",
@@ -192,7 +174,7 @@ async fn trains_predicts_and_versions_models() {
         )
         .await
         .unwrap();
-    let trained = rows(
+    let trained = text_rows(
         &client,
         "SELECT name, version, task, algorithm, metrics FROM train_model('conversion', \
            'classification', 'SELECT visits, age, newsletter, converted FROM signups', 'converted')",
@@ -211,7 +193,7 @@ async fn trains_predicts_and_versions_models() {
         "{metrics}"
     );
 
-    let predicted = rows(
+    let predicted = text_rows(
         &client,
         "SELECT id, prediction, probability FROM predict('conversion', \
            'SELECT id, visits, age, newsletter FROM signups WHERE id IN (1, 2, 3)') ORDER BY id",
@@ -228,7 +210,7 @@ async fn trains_predicts_and_versions_models() {
     assert_eq!(predicted[0][1].as_deref(), Some("yes"));
 
     // By plugin name, as a third party's plugin would be called; a new version, deployed.
-    let second = rows(
+    let second = text_rows(
         &client,
         "SELECT version, algorithm FROM train_model('conversion', 'classification', \
            'SELECT visits, age, newsletter, converted FROM signups', 'converted', \
@@ -239,14 +221,14 @@ async fn trains_predicts_and_versions_models() {
         second[0],
         vec![Some("2".into()), Some("logistic_regression".into())]
     );
-    let deployed = rows(
+    let deployed = text_rows(
         &client,
         "SELECT version FROM spirit.models WHERE name = 'conversion' AND deployed",
     )
     .await;
     assert_eq!(deployed, vec![vec![Some("2".into())]]);
-    rows(&client, "SELECT * FROM deploy_model('conversion', 1)").await;
-    let models = rows(
+    text_rows(&client, "SELECT * FROM deploy_model('conversion', 1)").await;
+    let models = text_rows(
         &client,
         "SELECT version, deployed, task, training_rows > 1000 FROM spirit.models \
          WHERE name = 'conversion' ORDER BY version",
@@ -262,10 +244,10 @@ async fn trains_predicts_and_versions_models() {
         ]
     );
     assert_eq!(models[1][1].as_deref(), Some("f"));
-    let evaluated = rows(&client, "SELECT algorithm, metric, value FROM evaluate_model('conversion') WHERE metric = 'auc' ORDER BY algorithm").await;
+    let evaluated = text_rows(&client, "SELECT algorithm, metric, value FROM evaluate_model('conversion') WHERE metric = 'auc' ORDER BY algorithm").await;
     assert_eq!(evaluated.len(), 2, "{evaluated:?}");
 
-    let regression = rows(
+    let regression = text_rows(
         &client,
         "SELECT metrics FROM train_model('visits_model', 'regression', \
            'SELECT age, visits, visits * 2 + age AS target FROM signups', 'target')",
@@ -423,7 +405,7 @@ async fn domain_functions_answer_on_the_demo_data() {
     let (server, _dir) = server_with_plugins(MODELS, &[]);
     let client = server.connect().await;
 
-    let revenue = rows(
+    let revenue = text_rows(
         &client,
         "SELECT channel, count(*), min(prediction_interval_lower_bound <= forecast_value \
            AND forecast_value <= prediction_interval_upper_bound), min(forecast_value) \
@@ -438,7 +420,7 @@ async fn domain_functions_answer_on_the_demo_data() {
         assert!(num(&row[3]) > 0.0, "{row:?}");
     }
 
-    let churn = rows(
+    let churn = text_rows(
         &client,
         "SELECT count(*), min(churn_probability), max(churn_probability), \
            count(DISTINCT risk_segment), max(model), \
@@ -465,7 +447,7 @@ async fn domain_functions_answer_on_the_demo_data() {
     assert_eq!(metrics["baseline"]["algorithm"], "logistic_regression");
 
     let tours = value(&client, "SELECT count(*) FROM tours").await.unwrap();
-    let demand = rows(
+    let demand = text_rows(
         &client,
         "SELECT count(*), count(DISTINCT forecast_date), min(expected_bookings) >= 0, \
            avg(expected_bookings) > 0, max(utilisation) > 0 FROM demand_forecast(14)",
@@ -480,7 +462,7 @@ async fn domain_functions_answer_on_the_demo_data() {
     let one = value(&client, "SELECT count(*) FROM demand_forecast(7, 1)").await;
     assert_eq!(one.as_deref(), Some("7"));
 
-    let prices = rows(
+    let prices = text_rows(
         &client,
         "SELECT category, min(elasticity), min(elasticity_lower), max(elasticity_upper), \
            min(optimal_price > 0) FROM price_recommendations() GROUP BY 1 ORDER BY 1",
@@ -502,7 +484,7 @@ async fn domain_functions_answer_on_the_demo_data() {
         assert_eq!(row[4].as_deref(), Some("t"));
     }
 
-    let leads = rows(
+    let leads = text_rows(
         &client,
         "SELECT count(*), min(probability) >= 0, max(probability) <= 1, \
            count(*) = (SELECT count(*) FROM leads WHERE stage NOT IN ('won', 'lost')) \
@@ -515,7 +497,7 @@ async fn domain_functions_answer_on_the_demo_data() {
         [Some("t".into()), Some("t".into()), Some("t".into())]
     );
 
-    let registered = rows(&client, "SELECT DISTINCT name FROM spirit.models WHERE name IN ('churn_risk', 'demand_forecast', 'booking_probability') ORDER BY 1").await;
+    let registered = text_rows(&client, "SELECT DISTINCT name FROM spirit.models WHERE name IN ('churn_risk', 'demand_forecast', 'booking_probability') ORDER BY 1").await;
     assert_eq!(registered.len(), 3);
 }
 
@@ -532,7 +514,7 @@ async fn artifacts_go_to_ml_models_path() {
         )
         .await
         .unwrap();
-    let trained = rows(
+    let trained = text_rows(
         &client,
         "SELECT version FROM train_model('line', 'regression', 'SELECT x, y FROM pairs', 'y', \
            '{\"algorithm\": \"linear_regression\"}')",
@@ -541,7 +523,7 @@ async fn artifacts_go_to_ml_models_path() {
     assert_eq!(trained[0][0].as_deref(), Some("1"));
     let artifact = files.path().join("line/v1.bin");
     assert!(std::fs::metadata(&artifact).unwrap().len() > 0);
-    let predicted = rows(
+    let predicted = text_rows(
         &client,
         "SELECT prediction FROM predict('line', 'SELECT 10 AS x')",
     )
@@ -603,7 +585,7 @@ async fn a_new_model_plugin_trains_by_its_name() {
         .batch_execute("CREATE TABLE obs AS SELECT value AS x, CAST(value % 10 AS DOUBLE) AS y FROM range(100)")
         .await
         .unwrap();
-    let trained = rows(
+    let trained = text_rows(
         &client,
         "SELECT algorithm, metrics FROM train_model('avg', 'regression', 'SELECT x, y FROM obs', 'y', \
            '{\"algorithm\": \"my_mean\"}')",
@@ -614,7 +596,7 @@ async fn a_new_model_plugin_trains_by_its_name() {
         serde_json::from_str(trained[0][1].as_deref().unwrap()).unwrap();
     let mean = metrics["model"]["mean"].as_f64().unwrap();
     assert!((mean - 4.5).abs() < 1.0, "{metrics}");
-    let predicted = rows(
+    let predicted = text_rows(
         &client,
         "SELECT prediction FROM predict('avg', 'SELECT 7 AS x')",
     )

@@ -2,30 +2,12 @@
 //! queries DuckDB runs whole (EXPLAIN shows it), that their answers are the ones DataFusion
 //! gives for the same SQL, and that SQL whose meaning differs in DuckDB stays in DataFusion.
 
-use spirit_tests::SpiritServer;
-use tokio_postgres::{Client, SimpleQueryMessage};
-
-/// The rows of `sql` as text, in order.
-async fn rows(client: &Client, sql: &str) -> Vec<Vec<Option<String>>> {
-    client
-        .simple_query(sql)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-        .iter()
-        .filter_map(|m| match m {
-            SimpleQueryMessage::Row(row) => Some(
-                (0..row.len())
-                    .map(|i| row.get(i).map(str::to_string))
-                    .collect(),
-            ),
-            _ => None,
-        })
-        .collect()
-}
+use spirit_tests::{SpiritServer, text_rows};
+use tokio_postgres::Client;
 
 /// The physical plan of `sql`, as EXPLAIN prints it.
 async fn physical_plan(client: &Client, sql: &str) -> String {
-    rows(client, &format!("EXPLAIN {sql}"))
+    text_rows(client, &format!("EXPLAIN {sql}"))
         .await
         .into_iter()
         .filter(|row| row[0].as_deref() == Some("physical_plan"))
@@ -71,9 +53,9 @@ async fn dashboard_queries_run_whole_in_the_store_with_the_same_answers() {
             !pushed_down(&physical_plan(&client, &kept).await),
             "expected DataFusion to run {kept}"
         );
-        let answer = rows(&client, &pushed).await;
+        let answer = text_rows(&client, &pushed).await;
         assert!(!answer.is_empty(), "{pushed} answered no rows");
-        assert_eq!(answer, rows(&client, &kept).await, "{pushed}");
+        assert_eq!(answer, text_rows(&client, &kept).await, "{pushed}");
     }
 }
 
@@ -87,7 +69,7 @@ async fn sql_that_duckdb_reads_differently_stays_in_datafusion() {
                FROM tours WHERE tour_id * 5 / 2 > 0";
     assert!(!pushed_down(&physical_plan(&client, sql).await));
     assert_eq!(
-        rows(&client, sql).await,
+        text_rows(&client, sql).await,
         [[Some("2".into()), Some("2".into()), Some("t".into())]]
     );
 }
@@ -104,9 +86,9 @@ async fn store_sub_plans_are_pushed_down_beside_other_sources() {
     let plan = physical_plan(&client, sql).await;
     assert!(pushed_down(&plan), "{plan}");
     assert!(plan.contains("HashJoinExec"), "{plan}");
-    let answer = rows(&client, sql).await;
+    let answer = text_rows(&client, sql).await;
     assert_eq!(answer.len(), 3);
-    let ones = rows(&client, "SELECT count(*) FROM bookings WHERE travelers = 1").await;
+    let ones = text_rows(&client, "SELECT count(*) FROM bookings WHERE travelers = 1").await;
     assert_eq!(answer[0][1], ones[0][0]);
 }
 
@@ -127,8 +109,8 @@ async fn writes_and_parameters_keep_working_with_push_down() {
     assert!(pushed_down(&physical_plan(&client, sql).await));
     let kept = "SELECT label, amount FROM pushdown_t WHERE id / 2 >= 1 ORDER BY id";
     assert!(!pushed_down(&physical_plan(&client, kept).await));
-    let answer = rows(&client, sql).await;
-    assert_eq!(answer, rows(&client, kept).await);
+    let answer = text_rows(&client, sql).await;
+    assert_eq!(answer, text_rows(&client, kept).await);
     assert_eq!(
         answer.iter().map(|r| r[0].as_deref()).collect::<Vec<_>>(),
         [Some("b"), Some("c")]

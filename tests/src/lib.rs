@@ -301,6 +301,24 @@ pub fn sqlstate(err: &tokio_postgres::Error) -> String {
         .unwrap_or_else(|| format!("no SQLSTATE: {err}"))
 }
 
+/// The rows of `sql` (simple protocol) as text, in order; fails the test if the query fails.
+pub async fn text_rows(client: &tokio_postgres::Client, sql: &str) -> Vec<Vec<Option<String>>> {
+    client
+        .simple_query(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
+        .into_iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(row) => Some(
+                (0..row.len())
+                    .map(|i| row.get(i).map(str::to_owned))
+                    .collect(),
+            ),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Runs one psql command (`-c`, unaligned output) against `server`; fails the test if psql fails.
 pub fn psql(server: &SpiritServer, command: &str) -> String {
     let output = Command::new("psql")
