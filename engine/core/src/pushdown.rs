@@ -442,53 +442,48 @@ const WINDOW_FUNCTIONS: &[&str] = &[
 ];
 
 fn expr_portable(expr: &Expr, node: &LogicalPlan) -> bool {
-    let mut ok = true;
-    let _ = expr.apply(|e| {
-        ok = match e {
-            Expr::Alias(_)
-            | Expr::Column(_)
-            | Expr::Not(_)
-            | Expr::IsNull(_)
-            | Expr::IsNotNull(_)
-            | Expr::IsTrue(_)
-            | Expr::IsFalse(_)
-            | Expr::IsNotTrue(_)
-            | Expr::IsNotFalse(_)
-            | Expr::Negative(_)
-            | Expr::Between(_)
-            | Expr::Case(_)
-            | Expr::InList(_)
-            | Expr::ScalarSubquery(_) => true,
-            Expr::Like(like) => like.escape_char.is_none(),
-            Expr::Literal(value, _) => literal_portable(value),
-            Expr::BinaryExpr(binary) => binary_portable(binary, node),
-            Expr::Cast(cast) => cast_portable(&cast.expr, cast.field.data_type(), node),
-            Expr::TryCast(cast) => cast_portable(&cast.expr, cast.field.data_type(), node),
-            Expr::ScalarFunction(f) => {
-                let name = f.name();
-                SCALAR_FUNCTIONS.contains(&name)
-                    && (name != "date_part" || date_part_portable(&f.args))
-            }
-            Expr::AggregateFunction(f) => {
-                let name = f.func.name();
-                AGGREGATES.contains(&name)
-                    && f.params.filter.is_none()
-                    && f.params.order_by.is_empty()
-                    && !(name == "avg" && f.params.args.iter().any(|a| is_decimal(a, node)))
-            }
-            Expr::WindowFunction(f) => {
-                let name = f.fun.name();
-                WINDOW_FUNCTIONS.contains(&name) || AGGREGATES.contains(&name)
-            }
-            _ => false,
-        };
-        Ok(if ok {
-            TreeNodeRecursion::Continue
-        } else {
-            TreeNodeRecursion::Stop
-        })
-    });
-    ok
+    !expr.exists(|e| Ok(!part_portable(e, node))).unwrap_or(true)
+}
+
+/// Whether the top of `e` (not its operands) means the same in DuckDB.
+fn part_portable(e: &Expr, node: &LogicalPlan) -> bool {
+    match e {
+        Expr::Alias(_)
+        | Expr::Column(_)
+        | Expr::Not(_)
+        | Expr::IsNull(_)
+        | Expr::IsNotNull(_)
+        | Expr::IsTrue(_)
+        | Expr::IsFalse(_)
+        | Expr::IsNotTrue(_)
+        | Expr::IsNotFalse(_)
+        | Expr::Negative(_)
+        | Expr::Between(_)
+        | Expr::Case(_)
+        | Expr::InList(_)
+        | Expr::ScalarSubquery(_) => true,
+        Expr::Like(like) => like.escape_char.is_none(),
+        Expr::Literal(value, _) => literal_portable(value),
+        Expr::BinaryExpr(binary) => binary_portable(binary, node),
+        Expr::Cast(cast) => cast_portable(&cast.expr, cast.field.data_type(), node),
+        Expr::TryCast(cast) => cast_portable(&cast.expr, cast.field.data_type(), node),
+        Expr::ScalarFunction(f) => {
+            let name = f.name();
+            SCALAR_FUNCTIONS.contains(&name) && (name != "date_part" || date_part_portable(&f.args))
+        }
+        Expr::AggregateFunction(f) => {
+            let name = f.func.name();
+            AGGREGATES.contains(&name)
+                && f.params.filter.is_none()
+                && f.params.order_by.is_empty()
+                && !(name == "avg" && f.params.args.iter().any(|a| is_decimal(a, node)))
+        }
+        Expr::WindowFunction(f) => {
+            let name = f.fun.name();
+            WINDOW_FUNCTIONS.contains(&name) || AGGREGATES.contains(&name)
+        }
+        _ => false,
+    }
 }
 
 fn date_part_portable(args: &[Expr]) -> bool {

@@ -2,8 +2,9 @@
 //!
 //! Store tables are served to DataFusion by `datafusion-table-providers`' DuckDB provider, which
 //! pushes projections, filters and limits down into DuckDB and writes `INSERT`s through DuckDB's
-//! appender. This module owns the file, the table DDL, and the engine's own bookkeeping tables in
-//! the `spirit_internal` schema (definitions of external tables). The file is `store.duckdb`: its
+//! appender; whole queries over store relations go to DuckDB as one statement instead
+//! ([`crate::pushdown`]). This module owns the file, the table DDL, and the engine's own
+//! bookkeeping tables in the `spirit_internal` schema (definitions of external tables). The file is `store.duckdb`: its
 //! DuckDB catalog is then `store`, which leaves the schema name `spirit` free for system tables.
 
 use std::path::Path;
@@ -211,18 +212,20 @@ impl Store {
             .map_err(|e| {
                 SpiritError::StoreAccess(format!("cannot open {schema}.{}: {e}", relation.name))
             })?;
-        let source = pushdown::table_source(
-            &self.pushdown,
-            TableReference::partial(schema, relation.name.as_str()),
-            provider.schema(),
-        );
-        Ok(Arc::new(
+        let reference = TableReference::partial(schema, relation.name.as_str());
+        Ok(self.pushed_down(
             match &relation.view_definition {
                 Some(definition) => StoreTable::view(provider, definition.clone()),
                 None => StoreTable::new(provider),
-            }
-            .with_federation(source),
+            },
+            reference,
         ))
+    }
+
+    /// `table` (store relation `reference`), with whole queries over it pushed into DuckDB.
+    fn pushed_down(&self, table: StoreTable, reference: TableReference) -> Arc<dyn TableProvider> {
+        let source = pushdown::table_source(&self.pushdown, reference, table.schema());
+        Arc::new(table.with_federation(source))
     }
 
     /// A read-only DataFusion provider over the rows of DuckDB table-function call `call`
@@ -244,12 +247,7 @@ impl Store {
             .read_write_table_provider(TableReference::bare(name))
             .await
             .map_err(|e| SpiritError::StoreAccess(format!("cannot open table {name}: {e}")))?;
-        let source = pushdown::table_source(
-            &self.pushdown,
-            TableReference::bare(name),
-            provider.schema(),
-        );
-        Ok(Arc::new(StoreTable::new(provider).with_federation(source)))
+        Ok(self.pushed_down(StoreTable::new(provider), TableReference::bare(name)))
     }
 
     /// Creates table `name` with `schema` and fills it with `batches`, in one transaction.
