@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use spirit_tests::raw::{RawConnection, first_error};
-use spirit_tests::{ServerOptions, SpiritServer, sqlstate};
+use spirit_tests::{ServerOptions, SpiritServer, sqlstate, text_rows};
 use tokio_postgres::types::Type;
 
 #[tokio::test]
@@ -313,6 +313,52 @@ async fn session_settings_and_transactions() {
         .unwrap();
     assert_eq!(row.get::<_, String>(0), "wire-test");
     assert_eq!(row.get::<_, String>(1), "5000ms");
+}
+
+/// The result cache's hits so far, from `/metrics`.
+fn cache_hits(server: &SpiritServer) -> u64 {
+    let metrics = spirit_tests::http::get(server, "/metrics", None).text();
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("spirit_cache_lookups_total{result=\"hit\"} "))
+        .map_or(0, |n| n.trim().parse().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_repeated_statement_is_answered_from_the_cache_until_its_tables_change() {
+    let server = SpiritServer::start();
+    let client = server.connect().await;
+    let sql = "SELECT channel, revenue FROM metrics.revenue_by_channel ORDER BY channel";
+    let first = text_rows(&client, sql).await;
+    let hits = cache_hits(&server);
+    // The same text again, over the simple protocol: answered from the cache, the same rows.
+    for _ in 0..3 {
+        assert_eq!(text_rows(&client, sql).await, first);
+    }
+    assert_eq!(cache_hits(&server), hits + 3);
+
+    // A write to a table the view reads: the next answer is computed again, and fresh.
+    client
+        .batch_execute("INSERT INTO bookings (booking_id, customer_id, tour_id, channel, status, price_paid, commission, travelers, unit_price, price_index, created_at, travel_date) VALUES (9300001, 1, 1, 'B2C', 'confirmed', 1000, 0, 1, 1000, 1.0, TIMESTAMP '2026-06-30 10:00:00', DATE '2026-08-01')")
+        .await
+        .unwrap();
+    let fresh = text_rows(&client, sql).await;
+    let revenue = |rows: &[Vec<Option<String>>]| -> f64 {
+        let b2c = rows
+            .iter()
+            .find(|r| r[0].as_deref() == Some("B2C"))
+            .unwrap();
+        b2c[1].as_deref().unwrap().parse().unwrap()
+    };
+    assert!((revenue(&fresh) - revenue(&first) - 1000.0).abs() < 0.01);
+
+    // Inside a failed transaction the cached statement is refused like any other.
+    client.batch_execute("BEGIN").await.unwrap();
+    assert!(client.simple_query("SELECT 1 / 0").await.is_err());
+    let refused = client.simple_query(sql).await.unwrap_err();
+    assert_eq!(sqlstate(&refused), "25P02");
+    client.batch_execute("ROLLBACK").await.unwrap();
+    assert_eq!(text_rows(&client, sql).await, fresh);
 }
 
 #[tokio::test]

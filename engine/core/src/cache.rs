@@ -17,11 +17,12 @@
 //!   run uncached; the failure is logged once, Redis is retried after a back-off (doubling up to
 //!   30 s), and version bumps made meanwhile are replayed first when it answers again.
 
+use std::any::Any;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
 use std::io::Cursor;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use arrow::array::RecordBatch;
@@ -47,19 +48,34 @@ const MAX_LEARNT: usize = 10_000;
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// A query result as the cache keeps it.
-#[derive(Debug)]
 pub struct CachedResult {
     /// The result's schema.
     pub schema: SchemaRef,
     /// Its rows.
     pub batches: Vec<RecordBatch>,
+    /// The rows as a front end sends them, made by the first hit that needed them (pg-wire keeps
+    /// its encoded text rows here), so later hits on the same entry only copy them.
+    pub encoded: OnceLock<Box<dyn Any + Send + Sync>>,
+}
+
+impl std::fmt::Debug for CachedResult {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CachedResult")
+            .field("schema", &self.schema)
+            .field("rows", &self.rows())
+            .finish_non_exhaustive()
+    }
 }
 
 impl CachedResult {
     /// A result of `batches`, with `schema` when there are none.
     pub fn new(schema: SchemaRef, batches: Vec<RecordBatch>) -> Self {
         let schema = batches.first().map_or(schema, RecordBatch::schema);
-        Self { schema, batches }
+        Self {
+            schema,
+            batches,
+            encoded: OnceLock::new(),
+        }
     }
 
     /// The rows in memory, in bytes.

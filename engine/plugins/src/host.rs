@@ -80,6 +80,10 @@ impl Runtime {
             std::fs::create_dir_all(dir).map_err(|e| {
                 PluginError::Engine(format!("cannot create {}: {e}", dir.display()))
             })?;
+            // wasmtime wants an absolute directory; a data dir may be given relative.
+            let dir = &std::path::absolute(dir).map_err(|e| {
+                PluginError::Engine(format!("cannot resolve {}: {e}", dir.display()))
+            })?;
             let mut cache = wasmtime::CacheConfig::new();
             cache.with_directory(dir);
             let cache = wasmtime::Cache::new(cache).map_err(|e| {

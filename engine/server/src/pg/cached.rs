@@ -1,32 +1,46 @@
-//! The result cache on pg-wire: a query hook that answers metric queries from
-//! [`ResultCache`](spirit_core::cache::ResultCache), over the simple and the extended protocol.
+//! Queries on pg-wire: a query hook that answers every query statement (SELECT, WITH, VALUES),
+//! from [`ResultCache`](spirit_core::cache::ResultCache) when it keeps the statement, over the
+//! simple and the extended protocol.
 //!
-//! A hit is encoded straight from the kept Arrow batches, in the text or binary formats the
-//! client asked for, without planning. A miss is run here, kept, and answered the same way.
-//! Statements the cache does not keep (anything not reading a metric view) go on to
-//! datafusion-postgres unchanged, so they stream as before.
+//! - A hit is encoded straight from the kept Arrow batches, in the text or binary formats the
+//!   client asked for, without planning. The text rows of an in-process entry are encoded once
+//!   and copied for later hits.
+//! - A miss is run here, kept, and answered the same way.
+//! - Statements the cache does not keep (anything not reading a metric view) are planned from
+//!   the parsed statement and streamed (see [`rows`](super::rows)). datafusion-postgres' own
+//!   path would print the statement and parse it again, and, over the extended protocol,
+//!   optimise the plan twice.
+//! - Over the simple protocol, a statement text the cache answered once is answered again
+//!   without parsing ([`CacheHook::answer_sent`]): dashboards and pgbench send the same text
+//!   over and over.
 
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use async_trait::async_trait;
 use datafusion::common::ParamValues;
 use datafusion::logical_expr::LogicalPlan;
-use datafusion::prelude::SessionContext;
+use datafusion::prelude::{DataFrame, SessionContext};
 use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::Statement;
-use datafusion_postgres::arrow_pg::datatypes::df::encode_dataframe;
-use datafusion_postgres::arrow_pg::datatypes::{arrow_schema_to_pg_fields, encode_recordbatch};
+use datafusion_postgres::arrow_pg::datatypes::arrow_schema_to_pg_fields;
 use datafusion_postgres::hooks::{HookClient, QueryHook};
 use pgwire::api::ClientInfo;
 use pgwire::api::portal::Format;
-use pgwire::api::results::{QueryResponse, Response};
+use pgwire::api::results::{FieldInfo, QueryResponse, Response};
 use pgwire::error::PgWireResult;
+use pgwire::messages::data::DataRow;
 use pgwire::types::format::FormatOptions;
 use spirit_core::Engine;
 use spirit_core::cache::{CachedResult, Lookup};
 
+use super::cancel::statement_timeout;
 use super::errors::api_error;
+use super::rows;
+
+/// Statement texts remembered at most by [`CacheHook::answer_sent`].
+const MAX_SENT: usize = 10_000;
 
 tokio::task_local! {
     /// What the statement being served needs from the hook: the result formats its portal
@@ -41,11 +55,27 @@ pub struct StatementScope {
     pub format: Format,
     /// Set on a cache hit.
     pub cache_hit: Arc<AtomicBool>,
+    /// The text the cache keys the statement by, set when the cache answered it (hit or kept).
+    pub cache_text: Arc<OnceLock<String>>,
 }
 
-/// The cache hook; runs after the hooks that handle session statements.
+impl StatementScope {
+    /// The scope of a statement whose results go out in `format`.
+    pub fn new(format: Format, cache_hit: Arc<AtomicBool>) -> Self {
+        Self {
+            format,
+            cache_hit,
+            cache_text: Arc::default(),
+        }
+    }
+}
+
+/// The query hook; runs after the hooks that handle session statements.
 pub struct CacheHook {
     pub engine: Arc<Engine>,
+    /// Statement texts as clients sent them, with the text the cache keys them by: only texts
+    /// the session does not change (see [`super::compat::rewrite`]) that were one cached query.
+    sent: Mutex<HashMap<String, String>>,
 }
 
 fn scope_format() -> Format {
@@ -54,8 +84,21 @@ fn scope_format() -> Format {
         .unwrap_or(Format::UnifiedText)
 }
 
-fn note_hit() {
-    let _ = STATEMENT.try_with(|s| s.cache_hit.store(true, Ordering::Relaxed));
+/// Notes that the cache answers the statement keyed by `text`; `hit` when it had the result.
+fn note_cached(text: &str, hit: bool) {
+    let _ = STATEMENT.try_with(|s| {
+        if hit {
+            s.cache_hit.store(true, Ordering::Relaxed);
+        }
+        let _ = s.cache_text.set(text.to_string());
+    });
+}
+
+/// The text rows of an entry, as encoded for `options`.
+struct TextRows {
+    options: FormatOptions,
+    fields: Arc<Vec<FieldInfo>>,
+    rows: Vec<DataRow>,
 }
 
 /// `result` as rows in `format`.
@@ -64,22 +107,108 @@ fn respond(
     format: &Format,
     client: &(dyn ClientInfo + Send + Sync),
 ) -> PgWireResult<Response> {
-    let options = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
-    let fields = Arc::new(arrow_schema_to_pg_fields(
-        &result.schema,
-        format,
-        Some(options),
-    )?);
-    let encoded = Arc::clone(&fields);
+    let options = FormatOptions::from_client_metadata(client.metadata());
+    if matches!(format, Format::UnifiedText) {
+        let kept = result
+            .encoded
+            .get()
+            .and_then(|kept| kept.downcast_ref::<TextRows>())
+            .filter(|kept| kept.options == options);
+        if let Some(kept) = kept {
+            return Ok(text_response(kept));
+        }
+        let fields = fields_for(result, format, &options)?;
+        let rows = result
+            .batches
+            .iter()
+            .flat_map(|batch| rows::encode_batch(&fields, &options, batch.clone()))
+            .collect::<PgWireResult<Vec<_>>>()?;
+        let encoded = TextRows {
+            options,
+            fields,
+            rows,
+        };
+        let response = text_response(&encoded);
+        // Kept for the first session's options only; others encode on each hit.
+        let _ = result.encoded.set(Box::new(encoded));
+        return Ok(response);
+    }
+    let fields = fields_for(result, format, &options)?;
+    let encoder = Arc::clone(&fields);
     let rows = result
         .batches
         .clone()
         .into_iter()
-        .flat_map(move |batch| encode_recordbatch(Arc::clone(&encoded), batch));
+        .flat_map(move |batch| rows::encode_batch(&encoder, &options, batch));
     Ok(Response::Query(QueryResponse::new(
         fields,
         futures::stream::iter(rows),
     )))
+}
+
+fn text_response(text: &TextRows) -> Response {
+    Response::Query(QueryResponse::new(
+        Arc::clone(&text.fields),
+        futures::stream::iter(text.rows.clone().into_iter().map(Ok)),
+    ))
+}
+
+fn fields_for(
+    result: &CachedResult,
+    format: &Format,
+    options: &FormatOptions,
+) -> PgWireResult<Arc<Vec<FieldInfo>>> {
+    Ok(Arc::new(arrow_schema_to_pg_fields(
+        &result.schema,
+        format,
+        Some(Arc::new(options.clone())),
+    )?))
+}
+
+/// Runs `planning` within the session's `statement_timeout` (the rows are guarded by
+/// [`super::cancel`] as they stream).
+async fn within_timeout<T>(
+    client: &(dyn ClientInfo + Send + Sync),
+    planning: impl Future<Output = PgWireResult<T>>,
+) -> PgWireResult<T> {
+    match super::query::statement_deadline(client) {
+        Some(deadline) => tokio::time::timeout_at(deadline, planning)
+            .await
+            .map_err(|_| statement_timeout())?,
+        None => planning.await,
+    }
+}
+
+/// The plan of `statement`, made from the parsed statement.
+async fn plan(
+    ctx: &SessionContext,
+    statement: &Statement,
+    client: &(dyn ClientInfo + Send + Sync),
+) -> PgWireResult<LogicalPlan> {
+    within_timeout(client, async {
+        ctx.state()
+            .statement_to_plan(DfStatement::Statement(Box::new(statement.clone())))
+            .await
+            .map_err(api_error)
+    })
+    .await
+}
+
+/// Streams the rows of `plan` in `format`.
+async fn stream(
+    ctx: &SessionContext,
+    plan: LogicalPlan,
+    format: &Format,
+    client: &(dyn ClientInfo + Send + Sync),
+) -> PgWireResult<Response> {
+    let df: DataFrame = within_timeout(client, async {
+        ctx.execute_logical_plan(plan).await.map_err(api_error)
+    })
+    .await?;
+    let options = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
+    Ok(Response::Query(
+        rows::encode_dataframe(df, format, options).await?,
+    ))
 }
 
 async fn collect(ctx: &SessionContext, plan: LogicalPlan) -> PgWireResult<CachedResult> {
@@ -89,44 +218,72 @@ async fn collect(ctx: &SessionContext, plan: LogicalPlan) -> PgWireResult<Cached
 }
 
 impl CacheHook {
+    /// The hook over `engine`'s result cache.
+    pub fn new(engine: Arc<Engine>) -> Self {
+        Self {
+            engine,
+            sent: Mutex::default(),
+        }
+    }
+
+    /// Answers `sent`, a statement text exactly as a client sent it over the simple protocol,
+    /// from the cache without parsing it, when the cache answered the same text before and
+    /// still holds a valid result; `None` otherwise (the statement then runs as usual).
+    pub async fn answer_sent(
+        &self,
+        sent: &str,
+        client: &(dyn ClientInfo + Send + Sync),
+    ) -> Option<PgWireResult<Response>> {
+        let text = self.sent.lock().expect("sent lock").get(sent).cloned()?;
+        match self.engine.cache().lookup(&text, "").await {
+            Lookup::Hit(result) => {
+                note_cached(&text, true);
+                Some(respond(&result, &Format::UnifiedText, client))
+            }
+            Lookup::Miss(_) => None,
+        }
+    }
+
+    /// Remembers that the cache answered `sent` (one statement, which the session does not
+    /// change) by the text `scope` noted.
+    pub fn remember_sent(&self, sent: &str, scope: &StatementScope) {
+        let Some(text) = scope.cache_text.get() else {
+            return;
+        };
+        let mut memo = self.sent.lock().expect("sent lock");
+        if memo.len() >= MAX_SENT {
+            memo.clear();
+        }
+        memo.insert(sent.to_string(), text.clone());
+    }
+
     async fn simple(
         &self,
         statement: &Statement,
         ctx: &SessionContext,
         client: &(dyn ClientInfo + Send + Sync),
-    ) -> Option<PgWireResult<Response>> {
+    ) -> PgWireResult<Response> {
         let text = statement.to_string();
         let cache = self.engine.cache();
         let mut ticket = match cache.lookup(&text, "").await {
             Lookup::Hit(result) => {
-                note_hit();
-                return Some(respond(&result, &Format::UnifiedText, client));
-            }
-            Lookup::Miss(ticket) if !ticket.needs_plan() && !ticket.cacheable() => return None,
-            Lookup::Miss(ticket) => ticket,
-        };
-        let answer = async move {
-            let plan = ctx
-                .state()
-                .statement_to_plan(DfStatement::Statement(Box::new(statement.clone())))
-                .await
-                .map_err(api_error)?;
-            if let Some(result) = cache.learn(&mut ticket, &plan).await {
-                note_hit();
+                note_cached(&text, true);
                 return respond(&result, &Format::UnifiedText, client);
             }
-            if !ticket.cacheable() {
-                let df = ctx.execute_logical_plan(plan).await.map_err(api_error)?;
-                let options = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
-                return Ok(Response::Query(
-                    encode_dataframe(df, &Format::UnifiedText, Some(options)).await?,
-                ));
-            }
-            let result = Arc::new(collect(ctx, plan).await?);
-            cache.finish(ticket, &result).await;
-            respond(&result, &Format::UnifiedText, client)
+            Lookup::Miss(ticket) => ticket,
         };
-        Some(answer.await)
+        let plan = plan(ctx, statement, client).await?;
+        if let Some(result) = cache.learn(&mut ticket, &plan).await {
+            note_cached(&text, true);
+            return respond(&result, &Format::UnifiedText, client);
+        }
+        if !ticket.cacheable() {
+            return stream(ctx, plan, &Format::UnifiedText, client).await;
+        }
+        let result = Arc::new(collect(ctx, plan).await?);
+        cache.finish(ticket, &result).await;
+        note_cached(&text, false);
+        respond(&result, &Format::UnifiedText, client)
     }
 
     async fn extended(
@@ -136,35 +293,33 @@ impl CacheHook {
         params: &ParamValues,
         ctx: &SessionContext,
         client: &(dyn ClientInfo + Send + Sync),
-    ) -> Option<PgWireResult<Response>> {
+    ) -> PgWireResult<Response> {
         let text = statement.to_string();
         let params_text = format!("{params:?}");
         let cache = self.engine.cache();
         let format = scope_format();
         let mut ticket = match cache.lookup(&text, &params_text).await {
             Lookup::Hit(result) => {
-                note_hit();
-                return Some(respond(&result, &format, client));
+                note_cached(&text, true);
+                return respond(&result, &format, client);
             }
             Lookup::Miss(ticket) => ticket,
         };
         if let Some(result) = cache.learn(&mut ticket, plan).await {
-            note_hit();
-            return Some(respond(&result, &format, client));
+            note_cached(&text, true);
+            return respond(&result, &format, client);
         }
+        let plan = plan
+            .clone()
+            .replace_params_with_values(params)
+            .map_err(api_error)?;
         if !ticket.cacheable() {
-            return None;
+            return stream(ctx, plan, &format, client).await;
         }
-        let answer = async move {
-            let plan = plan
-                .clone()
-                .replace_params_with_values(params)
-                .map_err(api_error)?;
-            let result = Arc::new(collect(ctx, plan).await?);
-            cache.finish(ticket, &result).await;
-            respond(&result, &format, client)
-        };
-        Some(answer.await)
+        let result = Arc::new(collect(ctx, plan).await?);
+        cache.finish(ticket, &result).await;
+        note_cached(&text, false);
+        respond(&result, &format, client)
     }
 }
 
@@ -179,7 +334,7 @@ impl QueryHook for CacheHook {
         if !matches!(statement, Statement::Query(_)) {
             return None;
         }
-        self.simple(statement, session_context, &*client).await
+        Some(self.simple(statement, session_context, &*client).await)
     }
 
     async fn handle_extended_parse_query(
@@ -202,7 +357,9 @@ impl QueryHook for CacheHook {
         if !matches!(statement, Statement::Query(_)) {
             return None;
         }
-        self.extended(statement, logical_plan, params, session_context, &*client)
-            .await
+        Some(
+            self.extended(statement, logical_plan, params, session_context, &*client)
+                .await,
+        )
     }
 }

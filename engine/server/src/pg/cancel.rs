@@ -7,18 +7,22 @@
 //! `statement_timeout` ends the stream the same way when it expires.
 
 use std::collections::HashMap;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, Weak};
+use std::task::{Context, Poll};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use futures::StreamExt;
+use futures::Stream;
 use pgwire::api::cancel::{CancelHandler, DefaultCancelHandler};
 use pgwire::api::results::{Response, SendableRowStream};
-use pgwire::error::{ErrorInfo, PgWireError};
+use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::cancel::CancelRequest;
+use pgwire::messages::data::DataRow;
 use pgwire::messages::startup::SecretKey;
 use tokio::sync::Notify;
-use tokio::time::Instant;
+use tokio::sync::futures::OwnedNotified;
+use tokio::time::{Instant, Sleep};
 
 type ConnectionKey = (i32, Bytes);
 
@@ -65,27 +69,76 @@ fn cancellable(
     signal: Arc<Notify>,
     deadline: Option<Instant>,
 ) -> SendableRowStream {
-    Box::pin(futures::stream::unfold(
-        Some((rows, signal)),
-        move |state| async move {
-            let (mut rows, signal) = state?;
-            let timeout = async {
-                match deadline {
-                    Some(deadline) => tokio::time::sleep_until(deadline).await,
-                    None => std::future::pending().await,
-                }
-            };
-            tokio::select! {
-                biased;
-                () = signal.notified() => Some((Err(PgWireError::QueryCanceled), None)),
-                () = timeout => Some((Err(statement_timeout()), None)),
-                item = rows.next() => item.map(|item| (item, Some((rows, signal)))),
-            }
-        },
-    ))
+    Box::pin(Cancellable {
+        rows,
+        cancelled: Box::pin(signal.notified_owned()),
+        timeout: deadline.map(|at| Box::pin(tokio::time::sleep_until(at))),
+        since_check: 0,
+        ended: false,
+    })
 }
 
-fn statement_timeout() -> PgWireError {
+/// Rows checked between two looks at the cancel signal and the deadline while rows keep
+/// coming; a pending row stream always looks (and registers to be woken by either).
+const CHECK_EVERY: u32 = 256;
+
+/// A row stream that ends with 57014 when its cancel signal fires or its deadline passes. The
+/// signal and the timer are registered once, not per row.
+struct Cancellable {
+    rows: SendableRowStream,
+    cancelled: Pin<Box<OwnedNotified>>,
+    timeout: Option<Pin<Box<Sleep>>>,
+    since_check: u32,
+    ended: bool,
+}
+
+impl Cancellable {
+    /// The error that ends the stream, if the signal fired or the deadline passed.
+    fn stopped(&mut self, cx: &mut Context<'_>) -> Option<PgWireError> {
+        self.since_check = 0;
+        if self.cancelled.as_mut().poll(cx).is_ready() {
+            return Some(PgWireError::QueryCanceled);
+        }
+        let expired = self
+            .timeout
+            .as_mut()
+            .is_some_and(|timeout| timeout.as_mut().poll(cx).is_ready());
+        expired.then(statement_timeout)
+    }
+}
+
+impl Stream for Cancellable {
+    type Item = PgWireResult<DataRow>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.ended {
+            return Poll::Ready(None);
+        }
+        self.since_check += 1;
+        if self.since_check >= CHECK_EVERY
+            && let Some(error) = self.stopped(cx)
+        {
+            self.ended = true;
+            return Poll::Ready(Some(Err(error)));
+        }
+        match self.rows.as_mut().poll_next(cx) {
+            Poll::Ready(row) => {
+                self.ended = row.is_none();
+                Poll::Ready(row)
+            }
+            Poll::Pending => match self.stopped(cx) {
+                Some(error) => {
+                    self.ended = true;
+                    Poll::Ready(Some(Err(error)))
+                }
+                None => Poll::Pending,
+            },
+        }
+    }
+}
+
+/// The error a statement gets when the session's `statement_timeout` passes.
+pub(super) fn statement_timeout() -> PgWireError {
     PgWireError::UserError(Box::new(ErrorInfo::new(
         "ERROR".to_string(),
         "57014".to_string(),

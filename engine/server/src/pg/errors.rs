@@ -70,10 +70,22 @@ impl ErrorHandler for SqlStateErrorHandler {
     where
         C: ClientInfo,
     {
-        if let PgWireError::ApiError(inner) = error {
-            let info = error_info(inner.as_ref());
-            tracing::debug!(code = %info.code, "query failed: {}", info.message);
-            *error = PgWireError::UserError(Box::new(info));
+        match error {
+            PgWireError::ApiError(inner) => {
+                let info = error_info(inner.as_ref());
+                tracing::debug!(code = %info.code, "query failed: {}", info.message);
+                *error = PgWireError::UserError(Box::new(info));
+            }
+            // datafusion-postgres refuses statements in a failed transaction with 25P01 (no
+            // active transaction); PostgreSQL, and drivers that map codes to exceptions
+            // (psycopg's InFailedSqlTransaction), use 25P02.
+            PgWireError::UserError(info)
+                if info.code == sqlstate::NO_ACTIVE_TRANSACTION
+                    && info.message.starts_with("current transaction is aborted") =>
+            {
+                info.code = sqlstate::IN_FAILED_TRANSACTION.to_string();
+            }
+            _ => {}
         }
     }
 }

@@ -16,6 +16,7 @@ mod insert;
 mod parameters;
 mod query;
 pub(crate) mod query_log;
+mod rows;
 pub mod scram;
 
 use std::sync::Arc;

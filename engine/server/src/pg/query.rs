@@ -7,6 +7,7 @@
 //! - `DEALLOCATE [ALL | name]` releases protocol-level prepared statements (psycopg sends
 //!   `DEALLOCATE ALL` after DDL); DataFusion would look for a SQL-level `PREPARE` instead.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -51,6 +52,7 @@ pub struct QueryService {
     engine: Arc<Engine>,
     inner: Arc<DfSessionService>,
     parser: Arc<StatementParser>,
+    answers: Arc<CacheHook>,
     running: Arc<RunningQueries>,
     telemetry: Telemetry,
 }
@@ -65,6 +67,7 @@ impl QueryService {
         copies: Arc<Copies>,
     ) -> Self {
         let ctx = Arc::new(engine.context().clone());
+        let answers = Arc::new(CacheHook::new(Arc::clone(&engine)));
         let hooks: Vec<Arc<dyn QueryHook>> = vec![
             Arc::new(auth::RoleHook),
             Arc::new(CopyHook { copies }),
@@ -77,9 +80,7 @@ impl QueryService {
             Arc::new(SavepointHook),
             Arc::new(datafusion_postgres::hooks::transactions::TransactionStatementHook),
             Arc::new(StatementHook),
-            Arc::new(CacheHook {
-                engine: Arc::clone(&engine),
-            }),
+            Arc::clone(&answers) as Arc<dyn QueryHook>,
         ];
         let inner = Arc::new(DfSessionService::new_with_hooks(ctx, hooks));
         let parser = Arc::new(StatementParser {
@@ -89,6 +90,7 @@ impl QueryService {
             engine,
             inner,
             parser,
+            answers,
             running,
             telemetry,
         }
@@ -123,27 +125,7 @@ impl SimpleQueryHandler for QueryService {
                 Err(e) => Err(e),
             }
         } else {
-            let deadline = statement_deadline(client);
-            let (pid, secret) = client.pid_and_secret_key();
-            let signal = self.running.start(pid, &secret);
-            apply_set_config(client, query);
-            let sql = compat::rewrite(query, compat::Session::new(client.metadata())).into_owned();
-            let scope = StatementScope {
-                format: Format::UnifiedText,
-                cache_hit: Arc::clone(&statement.cache_hit),
-            };
-            cached::STATEMENT
-                .scope(
-                    scope,
-                    SimpleQueryHandler::do_query(self.inner.as_ref(), client, &sql),
-                )
-                .await
-                .map(|mut responses| {
-                    for response in &mut responses {
-                        RunningQueries::guard(response, &signal, deadline);
-                    }
-                    responses
-                })
+            self.run_simple(client, query, &statement).await
         };
         match result {
             Ok(mut responses) => {
@@ -158,6 +140,56 @@ impl SimpleQueryHandler for QueryService {
                 Err(e)
             }
         }
+    }
+}
+
+impl QueryService {
+    /// Runs the simple-protocol `query` (not a native statement): from the cache without
+    /// parsing when it answered the same text before, otherwise through datafusion-postgres
+    /// and the hooks.
+    async fn run_simple<C>(
+        &self,
+        client: &mut C,
+        query: &str,
+        statement: &query_log::Statement,
+    ) -> PgWireResult<Vec<Response>>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore,
+        C::Error: std::fmt::Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        apply_set_config(client, query);
+        let sql = compat::rewrite(query, compat::Session::new(client.metadata()));
+        // A text the session rewrites (its user, its settings) may mean something else next
+        // time; a failed transaction must answer 25P02 (datafusion-postgres' hook).
+        let reusable = matches!(sql, Cow::Borrowed(_))
+            && client.transaction_status() != TransactionStatus::Error;
+        let scope = StatementScope::new(Format::UnifiedText, Arc::clone(&statement.cache_hit));
+        if reusable
+            && let Some(answer) = cached::STATEMENT
+                .scope(scope.clone(), self.answers.answer_sent(query, &*client))
+                .await
+        {
+            return answer.map(|response| vec![response]);
+        }
+        let sql = sql.into_owned();
+        let deadline = statement_deadline(client);
+        let (pid, secret) = client.pid_and_secret_key();
+        let signal = self.running.start(pid, &secret);
+        let mut responses = cached::STATEMENT
+            .scope(
+                scope.clone(),
+                SimpleQueryHandler::do_query(self.inner.as_ref(), client, &sql),
+            )
+            .await?;
+        for response in &mut responses {
+            RunningQueries::guard(response, &signal, deadline);
+        }
+        if reusable && responses.len() == 1 {
+            self.answers.remember_sent(query, &scope);
+        }
+        Ok(responses)
     }
 }
 
@@ -183,10 +215,10 @@ impl ExtendedQueryHandler for QueryService {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         let statement = query_log::Statement::start(client, &portal.statement.statement.0);
-        let scope = StatementScope {
-            format: portal.result_column_format.clone(),
-            cache_hit: Arc::clone(&statement.cache_hit),
-        };
+        let scope = StatementScope::new(
+            portal.result_column_format.clone(),
+            Arc::clone(&statement.cache_hit),
+        );
         let result = cached::STATEMENT
             .scope(scope, self.run_portal(client, portal, max_rows))
             .await;
@@ -311,7 +343,9 @@ fn highest_placeholder(sql: &str) -> usize {
 ///
 /// datafusion-postgres' `SET statement_timeout` keeps the value in the client metadata under
 /// this key and applies it while planning; the deadline extends it to streaming the rows.
-fn statement_deadline(client: &impl ClientInfo) -> Option<tokio::time::Instant> {
+pub(super) fn statement_deadline(
+    client: &(impl ClientInfo + ?Sized),
+) -> Option<tokio::time::Instant> {
     let millis: u64 = client
         .metadata()
         .get("statement_timeout_ms")?
