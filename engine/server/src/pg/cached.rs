@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use async_trait::async_trait;
 use datafusion::common::ParamValues;
+use datafusion::execution::SessionState;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::{DataFrame, SessionContext};
 use datafusion::sql::parser::Statement as DfStatement;
@@ -179,36 +180,37 @@ async fn within_timeout<T>(
     }
 }
 
-/// The plan of `statement`, made from the parsed statement.
+/// The plan of `statement`, made from the parsed statement, with the session state that made
+/// it (cloning the state copies every function's registration, so a statement clones it once).
 async fn plan(
     ctx: &SessionContext,
     statement: &Statement,
     client: &(dyn ClientInfo + Send + Sync),
-) -> PgWireResult<LogicalPlan> {
-    within_timeout(client, async {
-        ctx.state()
+) -> PgWireResult<(SessionState, LogicalPlan)> {
+    let state = ctx.state();
+    let plan = within_timeout(client, async {
+        state
             .statement_to_plan(DfStatement::Statement(Box::new(statement.clone())))
             .await
             .map_err(api_error)
     })
-    .await
+    .await?;
+    Ok((state, plan))
 }
 
-/// Streams the rows of `plan` in `format`.
+/// Streams the rows of query `plan` in `format`.
 async fn stream(
-    ctx: &SessionContext,
+    state: SessionState,
     plan: LogicalPlan,
     format: &Format,
     client: &(dyn ClientInfo + Send + Sync),
 ) -> PgWireResult<Response> {
-    let df: DataFrame = within_timeout(client, async {
-        ctx.execute_logical_plan(plan).await.map_err(api_error)
-    })
-    .await?;
     let options = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
-    Ok(Response::Query(
-        rows::encode_dataframe(df, format, options).await?,
-    ))
+    within_timeout(client, async {
+        rows::encode_dataframe(DataFrame::new(state, plan), format, options).await
+    })
+    .await
+    .map(Response::Query)
 }
 
 async fn collect(ctx: &SessionContext, plan: LogicalPlan) -> PgWireResult<CachedResult> {
@@ -272,13 +274,13 @@ impl CacheHook {
             }
             Lookup::Miss(ticket) => ticket,
         };
-        let plan = plan(ctx, statement, client).await?;
+        let (state, plan) = plan(ctx, statement, client).await?;
         if let Some(result) = cache.learn(&mut ticket, &plan).await {
             note_cached(&text, true);
             return respond(&result, &Format::UnifiedText, client);
         }
         if !ticket.cacheable() {
-            return stream(ctx, plan, &Format::UnifiedText, client).await;
+            return stream(state, plan, &Format::UnifiedText, client).await;
         }
         let result = Arc::new(collect(ctx, plan).await?);
         cache.finish(ticket, &result).await;
@@ -314,7 +316,7 @@ impl CacheHook {
             .replace_params_with_values(params)
             .map_err(api_error)?;
         if !ticket.cacheable() {
-            return stream(ctx, plan, &format, client).await;
+            return stream(ctx.state(), plan, &format, client).await;
         }
         let result = Arc::new(collect(ctx, plan).await?);
         cache.finish(ticket, &result).await;
