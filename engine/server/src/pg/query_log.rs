@@ -3,14 +3,17 @@
 //! A statement is recorded when its last row has been sent (or the client went away, or it
 //! failed), so the duration covers planning, execution and streaming, as the client saw it.
 
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
 use std::time::Instant;
 
-use futures::StreamExt;
+use futures::{Stream, ready};
 use pgwire::api::ClientInfo;
 use pgwire::api::results::{Response, SendableRowStream};
-use pgwire::error::PgWireError;
+use pgwire::error::{PgWireError, PgWireResult};
+use pgwire::messages::data::DataRow;
 use pgwire::messages::response::CommandComplete;
 use spirit_core::telemetry::{QueryRecord, Telemetry, now_utc};
 
@@ -97,29 +100,46 @@ fn counted(
     telemetry: Telemetry,
     statement: Statement,
 ) -> SendableRowStream {
-    let recorder = Recorder {
-        telemetry,
-        statement,
-        rows: 0,
-        error_code: None,
-    };
-    Box::pin(futures::stream::unfold(
-        Some((rows, recorder)),
-        |state| async move {
-            let (mut rows, mut recorder) = state?;
-            match rows.next().await {
-                Some(Ok(row)) => {
+    Box::pin(Counted {
+        rows,
+        recorder: Some(Recorder {
+            telemetry,
+            statement,
+            rows: 0,
+            error_code: None,
+        }),
+    })
+}
+
+/// A row stream that counts its rows and records the statement when it ends (or is dropped).
+struct Counted {
+    rows: SendableRowStream,
+    recorder: Option<Recorder>,
+}
+
+impl Stream for Counted {
+    type Item = PgWireResult<DataRow>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.recorder.is_none() {
+            return Poll::Ready(None);
+        }
+        let item = ready!(self.rows.as_mut().poll_next(cx));
+        match &item {
+            Some(Ok(_)) => {
+                if let Some(recorder) = self.recorder.as_mut() {
                     recorder.rows += 1;
-                    Some((Ok(row), Some((rows, recorder))))
                 }
-                Some(Err(e)) => {
-                    recorder.error_code = Some(error_code(&e));
-                    Some((Err(e), None))
-                }
-                None => None,
             }
-        },
-    ))
+            Some(Err(e)) => {
+                if let Some(mut recorder) = self.recorder.take() {
+                    recorder.error_code = Some(error_code(e));
+                }
+            }
+            None => self.recorder = None,
+        }
+        Poll::Ready(item)
+    }
 }
 
 /// The SQLSTATE the client receives for `error`.
