@@ -1,8 +1,9 @@
 //! Whole-query push-down into the store, against a real `spirit serve` on the demo data: which
 //! queries DuckDB runs whole (EXPLAIN shows it), that their answers are the ones DataFusion
-//! gives for the same SQL, and that SQL whose meaning differs in DuckDB stays in DataFusion.
+//! gives for the same SQL, that SQL whose meaning differs in DuckDB stays in DataFusion, and
+//! that a repeated statement runs from its prepared store query until the catalog changes.
 
-use spirit_tests::{SpiritServer, text_rows};
+use spirit_tests::{SpiritServer, sqlstate, text_rows};
 use tokio_postgres::Client;
 
 /// The physical plan of `sql`, as EXPLAIN prints it.
@@ -122,4 +123,107 @@ async fn writes_and_parameters_keep_working_with_push_down() {
         .unwrap();
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].get::<_, String>(0), "b");
+}
+
+/// `spirit_prepared_queries_total{event}` so far, from `/metrics`.
+fn prepared(server: &SpiritServer, event: &str) -> u64 {
+    let metrics = spirit_tests::http::get(server, "/metrics", None).text();
+    let prefix = format!("spirit_prepared_queries_total{{event=\"{event}\"}} ");
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(prefix.as_str()))
+        .map_or(0, |n| n.trim().parse().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_repeated_store_query_skips_planning_until_the_catalog_changes() {
+    let server = SpiritServer::start();
+    let client = server.connect().await;
+    client
+        .batch_execute(
+            "CREATE TABLE prepared_t (id BIGINT, label VARCHAR);
+             INSERT INTO prepared_t VALUES (1, 'a'), (2, 'b');",
+        )
+        .await
+        .unwrap();
+    let sql = "SELECT label, count(*) AS n FROM prepared_t GROUP BY label ORDER BY label";
+    let counts = || (prepared(&server, "prepared"), prepared(&server, "reused"));
+    let (made, reused) = counts();
+    let first = text_rows(&client, sql).await;
+    assert_eq!(
+        first,
+        [["a", "1"], ["b", "1"]].map(|r| r.map(|v| Some(v.to_string())))
+    );
+    assert_eq!(
+        counts(),
+        (made + 1, reused),
+        "the first run plans and prepares"
+    );
+
+    // The same text over the simple protocol, then the extended one (Parse answered with the
+    // prepared query, typed columns): the same rows, without planning.
+    for _ in 0..2 {
+        assert_eq!(text_rows(&client, sql).await, first);
+    }
+    for _ in 0..2 {
+        let rows = client.query(sql, &[]).await.unwrap();
+        let typed: Vec<(String, i64)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+        assert_eq!(typed, [("a".to_string(), 1), ("b".to_string(), 1)]);
+    }
+    assert_eq!(counts(), (made + 1, reused + 4));
+
+    // Data changes show at once: the kept SQL reads the store when it runs.
+    client
+        .batch_execute("INSERT INTO prepared_t VALUES (3, 'a')")
+        .await
+        .unwrap();
+    assert_eq!(text_rows(&client, sql).await[0][1].as_deref(), Some("2"));
+    assert_eq!(counts(), (made + 1, reused + 5));
+
+    // A failed transaction refuses it like any other statement, over both protocols.
+    client.batch_execute("BEGIN").await.unwrap();
+    assert!(client.simple_query("SELECT 1 / 0").await.is_err());
+    assert_eq!(
+        sqlstate(&client.simple_query(sql).await.unwrap_err()),
+        "25P02"
+    );
+    assert_eq!(
+        sqlstate(&client.query(sql, &[]).await.unwrap_err()),
+        "25P02"
+    );
+    client.batch_execute("ROLLBACK").await.unwrap();
+
+    // The catalog changes: the statement is planned again, over the new table.
+    client
+        .batch_execute(
+            "DROP TABLE prepared_t;
+             CREATE TABLE prepared_t (id BIGINT, label VARCHAR, extra INT);
+             INSERT INTO prepared_t VALUES (1, 'z', 0);",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        text_rows(&client, sql).await,
+        [[Some("z".to_string()), Some("1".to_string())]]
+    );
+    let rows = client.query(sql, &[]).await.unwrap();
+    assert_eq!(rows[0].get::<_, String>(0), "z");
+    let (made_now, reused_now) = counts();
+    assert_eq!(
+        made_now,
+        made + 2,
+        "planned and prepared again after the DROP"
+    );
+
+    // What reads the clock, or binds parameters, is planned every time.
+    let clock = "SELECT count(*) FROM prepared_t WHERE now() > TIMESTAMP '2000-01-01 00:00:00'";
+    for _ in 0..3 {
+        assert_eq!(text_rows(&client, clock).await, [[Some("1".to_string())]]);
+        let bound = client
+            .query("SELECT label FROM prepared_t WHERE id = $1", &[&1_i64])
+            .await
+            .unwrap();
+        assert_eq!(bound[0].get::<_, String>(0), "z");
+    }
+    assert_eq!(counts(), (made_now, reused_now));
 }

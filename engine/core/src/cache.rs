@@ -470,6 +470,8 @@ impl ResultCache {
     /// and entries are keyed by the new definitions (so an engine starting with the same
     /// definitions shares the entries already there).
     pub fn metrics_reloaded(&self) {
+        // The catalog changed: so may what statements plan to.
+        self.store.prepared().invalidate();
         self.reads.lock().expect("cache lock").clear();
         *self.sources.lock().expect("cache lock") = None;
     }
@@ -684,26 +686,62 @@ enum Written {
     Catalog,
 }
 
+/// What `sql`, one or more statements, changes.
 fn written(sql: &str) -> Written {
     use datafusion::sql::sqlparser::ast::{CopySource, Statement, visit_relations};
     use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
     use datafusion::sql::sqlparser::parser::Parser;
     let sql = crate::engine::strip_leading_comments(sql);
-    let keyword: String = sql
-        .chars()
-        .take_while(char::is_ascii_alphabetic)
-        .collect::<String>()
-        .to_ascii_uppercase();
-    match keyword.as_str() {
-        "INSERT" | "UPDATE" | "DELETE" | "COPY" | "MERGE" | "TRUNCATE" => {}
-        "CREATE" | "DROP" | "ALTER" | "COMMENT" => return Written::Catalog,
-        _ => return Written::Nothing,
+    let single = sql
+        .split_once(';')
+        .is_none_or(|(_, rest)| rest.trim().is_empty());
+    if single {
+        let keyword: String = sql
+            .chars()
+            .take_while(char::is_ascii_alphabetic)
+            .collect::<String>()
+            .to_ascii_uppercase();
+        match keyword.as_str() {
+            "INSERT" | "UPDATE" | "DELETE" | "COPY" | "MERGE" | "TRUNCATE" => {}
+            "CREATE" | "DROP" | "ALTER" | "COMMENT" => return Written::Catalog,
+            _ => return Written::Nothing,
+        }
     }
+    // Several statements (or a write): each one says what it changes.
     let Ok(statements) = Parser::parse_sql(&PostgreSqlDialect {}, sql) else {
         return Written::Catalog;
     };
     let mut tables = Vec::new();
+    let mut wrote = false;
     for statement in &statements {
+        let reads_only = matches!(
+            statement,
+            Statement::Query(_)
+                | Statement::Set(_)
+                | Statement::ShowVariable { .. }
+                | Statement::StartTransaction { .. }
+                | Statement::Commit { .. }
+                | Statement::Rollback { .. }
+                | Statement::Savepoint { .. }
+                | Statement::ReleaseSavepoint { .. }
+                | Statement::Explain { .. }
+        );
+        if reads_only {
+            continue;
+        }
+        let writes_rows = matches!(
+            statement,
+            Statement::Insert(_)
+                | Statement::Update(_)
+                | Statement::Delete(_)
+                | Statement::Copy { .. }
+                | Statement::Merge(_)
+                | Statement::Truncate(_)
+        );
+        if !writes_rows {
+            return Written::Catalog;
+        }
+        wrote = true;
         // `COPY t FROM …` names its table outside what visit_relations visits.
         if let Statement::Copy {
             source: CopySource::Table { table_name, .. },
@@ -720,10 +758,11 @@ fn written(sql: &str) -> Written {
             std::ops::ControlFlow::<()>::Continue(())
         });
     }
-    if tables.is_empty() {
-        Written::Catalog
-    } else {
-        Written::Tables(tables)
+    match (wrote, tables.is_empty()) {
+        (false, _) => Written::Nothing,
+        // A write whose table is unknown: everything may have changed.
+        (true, true) => Written::Catalog,
+        (true, false) => Written::Tables(tables),
     }
 }
 
@@ -738,7 +777,13 @@ fn entry_key(fingerprint: &str, text: &str, params: &str) -> String {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 0xf)] as char);
+    }
+    out
 }
 
 /// The Redis backend: entries as `<namespace>:result:<key>` (a JSON header line with the
@@ -1064,6 +1109,14 @@ mod tests {
             written("COPY Bookings (booking_id) FROM STDIN"),
             Written::Tables(vec!["bookings".into()])
         );
+        // Every statement of a multi-statement text counts, not only the first.
+        assert_eq!(written("SELECT 1; DROP TABLE t"), Written::Catalog);
+        assert_eq!(
+            written("BEGIN; INSERT INTO leads VALUES (1); COMMIT;"),
+            Written::Tables(vec!["leads".into()])
+        );
+        assert_eq!(written("SELECT 1; SELECT 2;"), Written::Nothing);
+        assert_eq!(written("SELECT 1;"), Written::Nothing);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! - [`store`]: the embedded DuckDB file and its tables.
 //! - [`store_table`]: the DataFusion table over one store table.
 //! - [`pushdown`]: whole queries over store tables run inside DuckDB (federation).
+//! - [`prepared`]: statements known to run whole in the store, kept with their DuckDB SQL.
 //! - [`catalog`]: the schemas DataFusion sees over the store (`public`, `metrics`, `spirit`).
 //! - [`descriptions`]: the store's COMMENTs as `pg_description` and `col_description()`.
 //! - [`information_schema`]: `columns`, `table_constraints`, `key_column_usage` as PostgreSQL has them.
@@ -37,6 +38,7 @@ pub mod login_roles;
 pub mod metrics;
 pub mod observability;
 pub mod pg_functions;
+pub mod prepared;
 pub mod pushdown;
 pub mod store;
 pub mod store_table;

@@ -1,7 +1,7 @@
 //! The engine's Prometheus metrics, served as text at `/metrics`: statements by front end, kind
-//! and status with latency histograms, result-cache lookups, plugin calls, report runs, ingested
-//! rows, HTTP requests and the live feed. Every front end and crate reports through the
-//! functions here; [`render`] writes them in the Prometheus text format.
+//! and status with latency histograms, result-cache lookups, prepared store queries, plugin
+//! calls, report runs, ingested rows, HTTP requests and the live feed. Every front end and crate
+//! reports through the functions here; [`render`] writes them in the Prometheus text format.
 
 use std::sync::LazyLock;
 
@@ -20,6 +20,7 @@ struct Instruments {
     queries: IntCounterVec,
     query_seconds: HistogramVec,
     cache: IntCounterVec,
+    prepared: IntCounterVec,
     plugin_calls: IntCounterVec,
     report_runs: IntCounterVec,
     ingest_rows: IntCounterVec,
@@ -80,6 +81,13 @@ static INSTRUMENTS: LazyLock<Instruments> = LazyLock::new(|| {
             "Result-cache lookups: hit, miss (computed and kept) or error (the backend failed; \
              the query ran uncached).",
             &["result"],
+        ),
+        prepared: counter(
+            &registry,
+            "prepared_queries_total",
+            "Statements run whole in the store: prepared (planned, and their DuckDB SQL kept) or \
+             reused (sent to DuckDB without planning).",
+            &["event"],
         ),
         plugin_calls: counter(
             &registry,
@@ -143,6 +151,11 @@ pub fn query_finished(front_end: &str, kind: &str, status: &str, seconds: f64) {
 /// A result-cache lookup ended as `result` (`hit`, `miss`, `error`).
 pub fn cache_lookup(result: &str) {
     INSTRUMENTS.cache.with_label_values(&[result]).inc();
+}
+
+/// A statement was prepared to run whole in the store, or ran so without planning.
+pub fn prepared_query(event: &str) {
+    INSTRUMENTS.prepared.with_label_values(&[event]).inc();
 }
 
 /// A call into a plugin finished.

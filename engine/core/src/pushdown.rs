@@ -22,6 +22,7 @@
 //! keep their own providers for those.
 
 use std::any::Any;
+use std::cell::RefCell;
 use std::ops::ControlFlow;
 use std::sync::{Arc, Mutex};
 
@@ -37,6 +38,8 @@ use datafusion::logical_expr::{
 };
 use datafusion::optimizer::{OptimizerConfig, OptimizerRule};
 use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::coop::CooperativeExec;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::scalar::ScalarValue;
 use datafusion::sql::sqlparser::ast::{self, BinaryOperator};
@@ -44,8 +47,10 @@ use datafusion::sql::unparser::Unparser;
 use datafusion::sql::unparser::dialect::{
     CharacterLengthStyle, Dialect, DistinctFromStyle, DuckDBDialect,
 };
+use datafusion_federation::schema_cast::SchemaCastScanExec;
 use datafusion_federation::sql::{
     AstAnalyzer, RemoteTableRef, SQLExecutor, SQLFederationProvider, SQLTableSource,
+    VirtualExecutionPlan,
 };
 use datafusion_federation::{
     FederatedPlanNode, FederatedTableProviderAdaptor, FederatedTableSource, FederationOptimizerRule,
@@ -127,6 +132,11 @@ impl SQLExecutor for StoreExecutor {
         schema: SchemaRef,
         _filters: &[Arc<dyn PhysicalExpr>],
     ) -> Result<SendableRecordBatchStream> {
+        CAPTURED_SQL.with_borrow_mut(|captured| {
+            if let Some(slot) = captured {
+                *slot = Some(query.to_string());
+            }
+        });
         let (tx, rx) =
             tokio::sync::mpsc::channel::<Result<arrow::array::RecordBatch>>(CHANNEL_BATCHES);
         let running = Running::default();
@@ -175,6 +185,42 @@ impl SQLExecutor for StoreExecutor {
         Err(DataFusionError::NotImplemented(format!(
             "the schema of {table_name} comes from the store's catalog"
         )))
+    }
+}
+
+thread_local! {
+    /// Armed by [`capturing_sql`]: the SQL the store executor was handed on this thread.
+    static CAPTURED_SQL: RefCell<Option<Option<String>>> = const { RefCell::new(None) };
+}
+
+/// Runs `start` (which starts executing a physical plan) and returns what it returned with the
+/// SQL it handed to the store, if it did. Starting a pushed-down query hands its final SQL to
+/// [`StoreExecutor::execute`] synchronously, on the calling thread.
+pub fn capturing_sql<T>(start: impl FnOnce() -> T) -> (T, Option<String>) {
+    CAPTURED_SQL.with_borrow_mut(|captured| *captured = Some(None));
+    let started = start();
+    let sql = CAPTURED_SQL.with_borrow_mut(Option::take).flatten();
+    (started, sql)
+}
+
+/// Whether physical plan `plan` is one pushed-down store query and nothing else: federation's
+/// schema cast over the query it sends (with DataFusion's cooperative-yield wrapper between).
+pub fn is_whole_query(plan: &Arc<dyn ExecutionPlan>) -> bool {
+    if !plan.is::<SchemaCastScanExec>() {
+        return false;
+    }
+    let mut node = Arc::clone(plan);
+    loop {
+        let next = match node.children().as_slice() {
+            [child] if child.is::<CooperativeExec>() || child.is::<VirtualExecutionPlan>() => {
+                Arc::clone(child)
+            }
+            _ => return false,
+        };
+        if next.is::<VirtualExecutionPlan>() {
+            return true;
+        }
+        node = next;
     }
 }
 

@@ -22,6 +22,7 @@ use duckdb::vtab::arrow::ArrowBatchRegistration;
 use duckdb::{AccessMode, Connection};
 
 use crate::error::{Result, SpiritError};
+use crate::prepared::PreparedQueries;
 use crate::pushdown::{self, StoreExecutor};
 use crate::store_table::StoreTable;
 
@@ -45,6 +46,8 @@ pub struct Store {
     factory: Arc<DuckDBTableFactory>,
     /// Runs whole queries over store relations inside DuckDB (see [`crate::pushdown`]).
     pushdown: Arc<SQLFederationProvider>,
+    /// Statements already known to run whole in the store, with their SQL.
+    prepared: Arc<PreparedQueries>,
 }
 
 impl std::fmt::Debug for Store {
@@ -96,12 +99,14 @@ impl Store {
             }
         })?;
         let pool = Arc::new(pool);
+        let pushdown = pushdown::provider(StoreExecutor::new(
+            Arc::clone(&pool),
+            format!("spirit-store:{path_str}"),
+        ));
         let store = Self {
             factory: Arc::new(DuckDBTableFactory::new(Arc::clone(&pool))),
-            pushdown: pushdown::provider(StoreExecutor::new(
-                Arc::clone(&pool),
-                format!("spirit-store:{path_str}"),
-            )),
+            prepared: Arc::new(PreparedQueries::new(Arc::clone(&pushdown.executor))),
+            pushdown,
             pool,
         };
         store.with_conn(|conn| {
@@ -124,6 +129,11 @@ impl Store {
             crate::system::ensure_schema(conn)
         })?;
         Ok(store)
+    }
+
+    /// The statements known to run whole in the store (see [`crate::prepared`]).
+    pub fn prepared(&self) -> &Arc<PreparedQueries> {
+        &self.prepared
     }
 
     /// Runs `f` on a pooled DuckDB connection.

@@ -10,9 +10,12 @@
 //!   the parsed statement and streamed (see [`rows`](super::rows)). datafusion-postgres' own
 //!   path would print the statement and parse it again, and, over the extended protocol,
 //!   optimise the plan twice.
-//! - Over the simple protocol, a statement text the cache answered once is answered again
-//!   without parsing ([`CacheHook::answer_sent`]): dashboards and pgbench send the same text
-//!   over and over.
+//! - A statement the store runs whole is prepared: its DuckDB SQL is kept, and the next time
+//!   it comes it goes to DuckDB without planning (see [`spirit_core::prepared`]).
+//! - Over the simple protocol, a statement text the cache or a prepared query answered once is
+//!   answered again without parsing ([`CacheHook::answer_sent`]); over the extended protocol, a
+//!   Parse of a prepared statement's text is answered without parsing or planning
+//!   ([`CacheHook::prepared_for`]). Dashboards and pgbench send the same text over and over.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,7 +25,7 @@ use async_trait::async_trait;
 use datafusion::common::ParamValues;
 use datafusion::execution::SessionState;
 use datafusion::logical_expr::LogicalPlan;
-use datafusion::prelude::{DataFrame, SessionContext};
+use datafusion::prelude::SessionContext;
 use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::Statement;
 use datafusion_postgres::arrow_pg::datatypes::arrow_schema_to_pg_fields;
@@ -34,7 +37,8 @@ use pgwire::error::PgWireResult;
 use pgwire::messages::data::DataRow;
 use pgwire::types::format::FormatOptions;
 use spirit_core::Engine;
-use spirit_core::cache::{CachedResult, Lookup};
+use spirit_core::cache::{CachedResult, Lookup, Ticket};
+use spirit_core::prepared::{PreparedPlan, PreparedQuery};
 
 use super::cancel::statement_timeout;
 use super::errors::api_error;
@@ -56,7 +60,8 @@ pub struct StatementScope {
     pub format: Format,
     /// Set on a cache hit.
     pub cache_hit: Arc<AtomicBool>,
-    /// The text the cache keys the statement by, set when the cache answered it (hit or kept).
+    /// The text the cache keys the statement by, set when the cache answered it (hit or kept)
+    /// or its prepared store query ran.
     pub cache_text: Arc<OnceLock<String>>,
 }
 
@@ -75,7 +80,8 @@ impl StatementScope {
 pub struct CacheHook {
     pub engine: Arc<Engine>,
     /// Statement texts as clients sent them, with the text the cache keys them by: only texts
-    /// the session does not change (see [`super::compat::rewrite`]) that were one cached query.
+    /// the session does not change (see [`super::compat::rewrite`]) that were one query the
+    /// cache or a prepared store query answered, or that a Parse message sent.
     sent: Mutex<HashMap<String, String>>,
 }
 
@@ -198,16 +204,26 @@ async fn plan(
     Ok((state, plan))
 }
 
-/// Streams the rows of query `plan` in `format`.
+/// Streams the rows of query `plan`, made with `state`, in `format`. `prepare_as`, the
+/// statement's text and parsed form, lets the store keep the statement's SQL when the whole plan
+/// runs there (see [`spirit_core::prepared`]); it is `None` for statements with parameters.
 async fn stream(
+    engine: &Engine,
     state: SessionState,
     plan: LogicalPlan,
+    prepare_as: Option<(&str, &Statement)>,
     format: &Format,
     client: &(dyn ClientInfo + Send + Sync),
 ) -> PgWireResult<Response> {
     let options = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
     within_timeout(client, async {
-        rows::encode_dataframe(DataFrame::new(state, plan), format, options).await
+        let batches = engine
+            .store()
+            .prepared()
+            .execute(&state, plan, prepare_as)
+            .await
+            .map_err(api_error)?;
+        rows::encode_stream(batches, format, options)
     })
     .await
     .map(Response::Query)
@@ -237,26 +253,96 @@ impl CacheHook {
         client: &(dyn ClientInfo + Send + Sync),
     ) -> Option<PgWireResult<Response>> {
         let text = self.sent.lock().expect("sent lock").get(sent).cloned()?;
-        match self.engine.cache().lookup(&text, "").await {
-            Lookup::Hit(result) => {
-                note_cached(&text, true);
-                Some(respond(&result, &Format::UnifiedText, client))
-            }
-            Lookup::Miss(_) => None,
+        match self.known(&text, "", &Format::UnifiedText, client).await {
+            Known::Answered(response) => Some(response),
+            Known::Unknown(_) => None,
         }
+    }
+
+    /// The prepared store query of `sent`, a statement text exactly as a client sent it in a
+    /// Parse message, with the text the statement is known by; `None` when it has none.
+    pub fn prepared_for(&self, sent: &str) -> Option<(String, Arc<PreparedQuery>)> {
+        let text = self.sent.lock().expect("sent lock").get(sent).cloned()?;
+        let query = self.engine.store().prepared().get(&text)?;
+        Some((text, query))
     }
 
     /// Remembers that the cache answered `sent` (one statement, which the session does not
     /// change) by the text `scope` noted.
     pub fn remember_sent(&self, sent: &str, scope: &StatementScope) {
-        let Some(text) = scope.cache_text.get() else {
-            return;
-        };
+        if let Some(text) = scope.cache_text.get() {
+            self.remember(sent, text);
+        }
+    }
+
+    /// Remembers that `sent`, a statement text as a client sent it, which the session does not
+    /// change, is the query statement known by `text`.
+    pub fn remember(&self, sent: &str, text: &str) {
         let mut memo = self.sent.lock().expect("sent lock");
         if memo.len() >= MAX_SENT {
             memo.clear();
         }
-        memo.insert(sent.to_string(), text.clone());
+        if memo.get(sent).is_none_or(|known| known != text) {
+            memo.insert(sent.to_string(), text.to_string());
+        }
+    }
+
+    /// Answers statement `text` with `params` (their display, empty without) from the result
+    /// cache, or by its prepared store query; otherwise the cache's ticket for it.
+    async fn known(
+        &self,
+        text: &str,
+        params: &str,
+        format: &Format,
+        client: &(dyn ClientInfo + Send + Sync),
+    ) -> Known {
+        let ticket = match self.engine.cache().lookup(text, params).await {
+            Lookup::Hit(result) => {
+                note_cached(text, true);
+                return Known::Answered(respond(&result, format, client));
+            }
+            Lookup::Miss(ticket) => ticket,
+        };
+        let prepared = self.engine.store().prepared();
+        // A prepared query is only made for statements the cache does not keep.
+        if params.is_empty()
+            && !ticket.needs_plan()
+            && !ticket.cacheable()
+            && let Some(query) = prepared.get(text)
+        {
+            note_cached(text, false);
+            let options = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
+            let response = rows::encode_stream(prepared.run(text, &query), format, options);
+            return Known::Answered(response.map(Response::Query));
+        }
+        Known::Unknown(ticket)
+    }
+
+    /// Runs statement `text`'s `plan` (parameters bound), made with `state`, through the cache.
+    #[allow(clippy::too_many_arguments)]
+    async fn run(
+        &self,
+        mut ticket: Ticket,
+        (text, statement): (&str, &Statement),
+        (state, plan): (SessionState, LogicalPlan),
+        prepare: bool,
+        format: &Format,
+        ctx: &SessionContext,
+        client: &(dyn ClientInfo + Send + Sync),
+    ) -> PgWireResult<Response> {
+        let cache = self.engine.cache();
+        if let Some(result) = cache.learn(&mut ticket, &plan).await {
+            note_cached(text, true);
+            return respond(&result, format, client);
+        }
+        if !ticket.cacheable() {
+            let prepare_as = prepare.then_some((text, statement));
+            return stream(&self.engine, state, plan, prepare_as, format, client).await;
+        }
+        let result = Arc::new(collect(ctx, plan).await?);
+        cache.finish(ticket, &result).await;
+        note_cached(text, false);
+        respond(&result, format, client)
     }
 
     async fn simple(
@@ -266,62 +352,81 @@ impl CacheHook {
         client: &(dyn ClientInfo + Send + Sync),
     ) -> PgWireResult<Response> {
         let text = statement.to_string();
-        let cache = self.engine.cache();
-        let mut ticket = match cache.lookup(&text, "").await {
-            Lookup::Hit(result) => {
-                note_cached(&text, true);
-                return respond(&result, &Format::UnifiedText, client);
-            }
-            Lookup::Miss(ticket) => ticket,
+        let format = Format::UnifiedText;
+        let ticket = match self.known(&text, "", &format, client).await {
+            Known::Answered(response) => return response,
+            Known::Unknown(ticket) => ticket,
         };
-        let (state, plan) = plan(ctx, statement, client).await?;
-        if let Some(result) = cache.learn(&mut ticket, &plan).await {
-            note_cached(&text, true);
-            return respond(&result, &Format::UnifiedText, client);
-        }
-        if !ticket.cacheable() {
-            return stream(state, plan, &Format::UnifiedText, client).await;
-        }
-        let result = Arc::new(collect(ctx, plan).await?);
-        cache.finish(ticket, &result).await;
-        note_cached(&text, false);
-        respond(&result, &Format::UnifiedText, client)
+        let planned = plan(ctx, statement, client).await?;
+        self.run(
+            ticket,
+            (&text, statement),
+            planned,
+            true,
+            &format,
+            ctx,
+            client,
+        )
+        .await
     }
 
     async fn extended(
         &self,
         statement: &Statement,
-        plan: &LogicalPlan,
+        plan_made: &LogicalPlan,
         params: &ParamValues,
         ctx: &SessionContext,
         client: &(dyn ClientInfo + Send + Sync),
     ) -> PgWireResult<Response> {
         let text = statement.to_string();
-        let params_text = format!("{params:?}");
-        let cache = self.engine.cache();
+        let params_text = params_display(params);
         let format = scope_format();
-        let mut ticket = match cache.lookup(&text, &params_text).await {
-            Lookup::Hit(result) => {
-                note_cached(&text, true);
-                return respond(&result, &format, client);
-            }
-            Lookup::Miss(ticket) => ticket,
+        let ticket = match self.known(&text, &params_text, &format, client).await {
+            Known::Answered(response) => return response,
+            Known::Unknown(ticket) => ticket,
         };
-        if let Some(result) = cache.learn(&mut ticket, plan).await {
-            note_cached(&text, true);
-            return respond(&result, &format, client);
-        }
-        let plan = plan
-            .clone()
-            .replace_params_with_values(params)
-            .map_err(api_error)?;
-        if !ticket.cacheable() {
-            return stream(ctx.state(), plan, &format, client).await;
-        }
-        let result = Arc::new(collect(ctx, plan).await?);
-        cache.finish(ticket, &result).await;
-        note_cached(&text, false);
-        respond(&result, &format, client)
+        let (state, plan) = if PreparedPlan::of(plan_made).is_some() {
+            // Parse answered with a prepared query that the catalog has outdated since.
+            plan(ctx, statement, client).await?
+        } else {
+            let bound = plan_made
+                .clone()
+                .replace_params_with_values(params)
+                .map_err(api_error)?;
+            (ctx.state(), bound)
+        };
+        let prepare = params_text.is_empty();
+        self.run(
+            ticket,
+            (&text, statement),
+            (state, plan),
+            prepare,
+            &format,
+            ctx,
+            client,
+        )
+        .await
+    }
+}
+
+/// What the result cache and the prepared queries know of a statement.
+enum Known {
+    /// It was answered.
+    Answered(PgWireResult<Response>),
+    /// It must be planned; the result cache's ticket for it.
+    Unknown(Ticket),
+}
+
+/// `params` as the cache keys them: empty when there are none.
+fn params_display(params: &ParamValues) -> String {
+    let none = match params {
+        ParamValues::List(list) => list.is_empty(),
+        ParamValues::Map(map) => map.is_empty(),
+    };
+    if none {
+        String::new()
+    } else {
+        format!("{params:?}")
     }
 }
 

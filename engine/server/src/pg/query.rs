@@ -31,6 +31,7 @@ use pgwire::messages::response::TransactionStatus;
 use pgwire::messages::startup::ParameterStatus;
 use spirit_core::Engine;
 use spirit_core::engine::is_native_statement;
+use spirit_core::prepared::PreparedPlan;
 use spirit_core::telemetry::Telemetry;
 
 use super::auth;
@@ -85,6 +86,7 @@ impl QueryService {
         let inner = Arc::new(DfSessionService::new_with_hooks(ctx, hooks));
         let parser = Arc::new(StatementParser {
             inner: ExtendedQueryHandler::query_parser(inner.as_ref()),
+            answers: Arc::clone(&answers),
         });
         Self {
             engine,
@@ -354,10 +356,11 @@ pub(super) fn statement_deadline(
     (millis > 0).then(|| tokio::time::Instant::now() + std::time::Duration::from_millis(millis))
 }
 
-/// Parses extended-protocol statements: native ones are kept as text, the rest are planned by
-/// datafusion-postgres.
+/// Parses extended-protocol statements: native ones are kept as text, those with a prepared
+/// store query are answered with it, the rest are planned by datafusion-postgres.
 pub struct StatementParser {
     inner: Arc<Parser>,
+    answers: Arc<CacheHook>,
 }
 
 #[async_trait]
@@ -376,13 +379,18 @@ impl QueryParser for StatementParser {
         if is_native_statement(sql) {
             return Ok(Some((sql.to_string(), None)));
         }
-        self.inner
-            .parse_sql(
-                client,
-                &compat::rewrite(sql, compat::Session::new(client.metadata())),
-                types,
-            )
-            .await
+        let rewritten = compat::rewrite(sql, compat::Session::new(client.metadata()));
+        // The same text means the same statement for every session, and binds nothing.
+        let reusable = matches!(rewritten, Cow::Borrowed(_)) && highest_placeholder(sql) == 0;
+        if reusable && let Some((text, query)) = self.answers.prepared_for(sql) {
+            let statement = query.statement.clone();
+            return Ok(Some((text, Some((statement, PreparedPlan::plan(query))))));
+        }
+        let parsed = self.inner.parse_sql(client, &rewritten, types).await?;
+        if reusable && let Some((text, Some((Statement::Query(_), _)))) = &parsed {
+            self.answers.remember(sql, text);
+        }
+        Ok(parsed)
     }
 
     fn get_parameter_types(&self, stmt: &Self::Statement) -> PgWireResult<Vec<Type>> {

@@ -6,41 +6,54 @@
 //! table with timestamps. In the ISO `DateStyle` (the default, and what drivers ask for), text
 //! columns of dates and timestamps without a time zone are instead written here a batch at a
 //! time, in PostgreSQL's own form (`2026-06-30 10:00:00`, a fraction only when there is one),
-//! and handed to arrow-pg as text. Every other type and format goes through arrow-pg unchanged.
+//! and handed to arrow-pg as text.
+//!
+//! Rows in the text format are then written here a batch at a time (`text_rows`): integers,
+//! floats, text and booleans straight from their typed columns into one buffer the rows are
+//! split from, byte for byte as arrow-pg writes them (without its per-value type dispatch,
+//! field-metadata lookups and `fmt` machinery); other columns go through arrow-pg value by
+//! value. Binary rows go through arrow-pg unchanged.
 
 use std::io::Write;
 use std::iter;
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, RecordBatch, StringBuilder, TimestampMicrosecondArray,
-    TimestampMillisecondArray, TimestampNanosecondArray, TimestampSecondArray,
+    Array, ArrayRef, ArrowPrimitiveType, AsArray, BooleanArray, Float32Array, Float64Array,
+    LargeStringArray, PrimitiveArray, RecordBatch, StringArray, StringBuilder, StringViewArray,
+    TimestampMicrosecondArray, TimestampMillisecondArray, TimestampNanosecondArray,
+    TimestampSecondArray,
 };
-use arrow::datatypes::{DataType, Date32Type, Field, Schema, TimeUnit};
+use arrow::datatypes::{
+    DataType, Date32Type, Field, Int16Type, Int32Type, Int64Type, Schema, TimeUnit,
+};
+use bytes::{BufMut, BytesMut};
 use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
-use datafusion::prelude::DataFrame;
+use datafusion::execution::SendableRecordBatchStream;
 use datafusion_postgres::arrow_pg::datatypes::{arrow_schema_to_pg_fields, encode_recordbatch};
+use datafusion_postgres::arrow_pg::encoder::{Encoder, encode_value};
 use futures::{StreamExt, stream};
 use pgwire::api::portal::Format;
 use pgwire::api::results::{FieldFormat, FieldInfo, QueryResponse};
-use pgwire::error::PgWireResult;
+use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::data::DataRow;
+use pgwire::types::ToSqlText;
 use pgwire::types::format::FormatOptions;
+use postgres_types::{IsNull, ToSql};
 
 use super::errors::api_error;
 
-/// The rows of `df`, streamed in `format` with the session's `options`.
-pub async fn encode_dataframe(
-    df: DataFrame,
+/// The rows of `batches`, streamed in `format` with the session's `options`.
+pub fn encode_stream(
+    batches: SendableRecordBatchStream,
     format: &Format,
     options: Arc<FormatOptions>,
 ) -> PgWireResult<QueryResponse> {
     let fields = Arc::new(arrow_schema_to_pg_fields(
-        df.schema().as_arrow(),
+        &batches.schema(),
         format,
         Some(Arc::clone(&options)),
     )?);
-    let batches = df.execute_stream().await.map_err(api_error)?;
     let encoder = Arc::clone(&fields);
     let rows = batches
         .map(move |batch| {
@@ -60,10 +73,174 @@ pub fn encode_batch(
     options: &FormatOptions,
     batch: RecordBatch,
 ) -> Box<dyn Iterator<Item = PgWireResult<DataRow>> + Send> {
-    Box::new(encode_recordbatch(
-        Arc::clone(fields),
-        text_ready(batch, fields, options),
-    ))
+    let batch = text_ready(batch, fields, options);
+    if fields.iter().all(|f| f.format() == FieldFormat::Text) {
+        return match text_rows(fields, &batch) {
+            Ok(rows) => Box::new(rows.into_iter().map(Ok)),
+            Err(e) => Box::new(iter::once(Err(e))),
+        };
+    }
+    Box::new(encode_recordbatch(Arc::clone(fields), batch))
+}
+
+/// The rows of `batch` in the text format. Numbers, text and booleans are written straight from
+/// their typed columns, in the forms pgwire writes them; every other column goes through
+/// arrow-pg value by value. The rows are split off one buffer.
+fn text_rows(fields: &[FieldInfo], batch: &RecordBatch) -> PgWireResult<Vec<DataRow>> {
+    let schema = batch.schema();
+    let columns: Vec<Column> = batch
+        .columns()
+        .iter()
+        .zip(schema.fields().iter())
+        .zip(fields)
+        .map(|((array, field), pg)| Column::of(array, field, pg))
+        .collect();
+    let mut row = RowWriter::default();
+    let mut rows = Vec::with_capacity(batch.num_rows());
+    for i in 0..batch.num_rows() {
+        for column in &columns {
+            column.write(&mut row, i)?;
+        }
+        rows.push(row.take_row());
+    }
+    Ok(rows)
+}
+
+/// The bytes of rows allocated at a time.
+const ROWS_CHUNK: usize = 64 * 1024;
+
+/// A column of a batch, by how its text values are written.
+enum Column<'a> {
+    Int16(&'a PrimitiveArray<Int16Type>),
+    Int32(&'a PrimitiveArray<Int32Type>),
+    Int64(&'a PrimitiveArray<Int64Type>),
+    Float32(&'a Float32Array, &'a FieldInfo),
+    Float64(&'a Float64Array, &'a FieldInfo),
+    Text(&'a StringArray),
+    LargeText(&'a LargeStringArray),
+    TextView(&'a StringViewArray),
+    Bool(&'a BooleanArray),
+    /// Through arrow-pg.
+    Other(&'a ArrayRef, &'a Field, &'a FieldInfo),
+}
+
+impl<'a> Column<'a> {
+    fn of(array: &'a ArrayRef, field: &'a Field, pg: &'a FieldInfo) -> Self {
+        // Fields tagged for arrow-pg (OID aliases, "char", vectors) keep its handling.
+        if !field.metadata().is_empty() {
+            return Self::Other(array, field, pg);
+        }
+        match array.data_type() {
+            DataType::Int16 => Self::Int16(array.as_primitive()),
+            DataType::Int32 => Self::Int32(array.as_primitive()),
+            DataType::Int64 => Self::Int64(array.as_primitive()),
+            DataType::Float32 => Self::Float32(array.as_primitive(), pg),
+            DataType::Float64 => Self::Float64(array.as_primitive(), pg),
+            DataType::Utf8 => Self::Text(array.as_string()),
+            DataType::LargeUtf8 => Self::LargeText(array.as_string()),
+            DataType::Utf8View => Self::TextView(array.as_string_view()),
+            DataType::Boolean => Self::Bool(array.as_boolean()),
+            _ => Self::Other(array, field, pg),
+        }
+    }
+
+    /// Writes the `i`th value into `row`.
+    fn write(&self, row: &mut RowWriter, i: usize) -> PgWireResult<()> {
+        match self {
+            Self::Int16(a) => row.integer(a, i),
+            Self::Int32(a) => row.integer(a, i),
+            Self::Int64(a) => row.integer(a, i),
+            Self::Float32(a, pg) => {
+                return row.encode_field(&a.is_valid(i).then(|| a.value(i)), pg);
+            }
+            Self::Float64(a, pg) => {
+                return row.encode_field(&a.is_valid(i).then(|| a.value(i)), pg);
+            }
+            Self::Text(a) => row.value(a.is_valid(i).then(|| a.value(i))),
+            Self::LargeText(a) => row.value(a.is_valid(i).then(|| a.value(i))),
+            Self::TextView(a) => row.value(a.is_valid(i).then(|| a.value(i))),
+            Self::Bool(a) => row.value(a.is_valid(i).then(|| if a.value(i) { "t" } else { "f" })),
+            Self::Other(array, field, pg) => return encode_value(row, array, i, field, pg),
+        }
+        Ok(())
+    }
+}
+
+/// Writes one row's values (length-prefixed, -1 for NULL) into a buffer rows are split from.
+#[derive(Default)]
+struct RowWriter {
+    buffer: BytesMut,
+    values: i16,
+}
+
+impl RowWriter {
+    /// Appends the `i`th integer of `array`.
+    fn integer<T>(&mut self, array: &PrimitiveArray<T>, i: usize)
+    where
+        T: ArrowPrimitiveType,
+        T::Native: itoa::Integer,
+    {
+        if array.is_null(i) {
+            self.value(None);
+        } else {
+            self.value(Some(itoa::Buffer::new().format(array.value(i))));
+        }
+    }
+
+    /// Makes room for `bytes` more. Rows are split off the buffer, so it grows a chunk at a
+    /// time, shared by the rows that follow, never a value at a time.
+    fn room(&mut self, bytes: usize) {
+        if self.buffer.capacity() - self.buffer.len() < bytes {
+            self.buffer.reserve(bytes.max(ROWS_CHUNK));
+        }
+    }
+
+    /// Appends a value already in its text form.
+    fn value(&mut self, text: Option<&str>) {
+        match text {
+            Some(text) => {
+                self.room(4 + text.len());
+                self.buffer.put_i32(text.len() as i32);
+                self.buffer.put_slice(text.as_bytes());
+            }
+            None => {
+                self.room(4);
+                self.buffer.put_i32(-1);
+            }
+        }
+        self.values += 1;
+    }
+}
+
+impl Encoder for RowWriter {
+    type Item = DataRow;
+
+    fn encode_field<T>(&mut self, value: &T, pg_field: &FieldInfo) -> PgWireResult<()>
+    where
+        T: ToSql + ToSqlText + Sized,
+    {
+        self.room(64);
+        let at = self.buffer.len();
+        self.buffer.put_i32(-1);
+        let written = value
+            .to_sql_text(
+                pg_field.datatype(),
+                &mut self.buffer,
+                pg_field.format_options(),
+            )
+            .map_err(PgWireError::ApiError)?;
+        if let IsNull::No = written {
+            let length = (self.buffer.len() - at - 4) as i32;
+            self.buffer[at..at + 4].copy_from_slice(&length.to_be_bytes());
+        }
+        self.values += 1;
+        Ok(())
+    }
+
+    fn take_row(&mut self) -> DataRow {
+        let values = std::mem::take(&mut self.values);
+        DataRow::new(self.buffer.split(), values)
+    }
 }
 
 /// `batch` with its text-format date and timestamp columns already written as PostgreSQL text
@@ -108,7 +285,7 @@ pub fn text_ready(
 }
 
 /// A date or timestamp column as PostgreSQL's ISO text.
-fn as_text(column: &ArrayRef) -> arrow::array::StringArray {
+fn as_text(column: &ArrayRef) -> StringArray {
     let mut out = StringBuilder::with_capacity(column.len(), column.len() * 26);
     let mut text = Vec::with_capacity(32);
     for i in 0..column.len() {
@@ -294,5 +471,82 @@ mod tests {
         german.date_style = "German, DMY".to_string();
         let ready = text_ready(batch, &text, &german);
         assert_eq!(ready.column(1).data_type(), &DataType::Date32);
+    }
+
+    #[test]
+    fn text_rows_are_the_ones_arrow_pg_writes() {
+        use arrow::array::{
+            BooleanArray, Decimal128Array, Float32Array, Float64Array, Int16Array, Int32Array,
+            StringViewArray,
+        };
+        let columns: Vec<(&str, ArrayRef)> = vec![
+            (
+                "i16",
+                Arc::new(Int16Array::from(vec![Some(-7), None, Some(i16::MAX)])),
+            ),
+            (
+                "i32",
+                Arc::new(Int32Array::from(vec![Some(0), Some(i32::MIN), None])),
+            ),
+            (
+                "i64",
+                Arc::new(Int64Array::from(vec![Some(i64::MAX), None, Some(-1)])),
+            ),
+            (
+                "f32",
+                Arc::new(Float32Array::from(vec![Some(0.1), Some(f32::NAN), None])),
+            ),
+            (
+                "f64",
+                Arc::new(Float64Array::from(vec![
+                    Some(1e20),
+                    Some(-0.0),
+                    Some(f64::INFINITY),
+                ])),
+            ),
+            (
+                "text",
+                Arc::new(StringArray::from(vec![Some("a b"), None, Some("")])),
+            ),
+            (
+                "view",
+                Arc::new(StringViewArray::from(vec![None, Some("{x}"), Some("é")])),
+            ),
+            (
+                "flag",
+                Arc::new(BooleanArray::from(vec![Some(true), Some(false), None])),
+            ),
+            (
+                "amount",
+                Arc::new(
+                    Decimal128Array::from(vec![Some(12_345), None, Some(-5)])
+                        .with_precision_and_scale(10, 2)
+                        .unwrap(),
+                ),
+            ),
+        ];
+        let schema = Schema::new(
+            columns
+                .iter()
+                .map(|(name, array)| Field::new(*name, array.data_type().clone(), true))
+                .collect::<Vec<_>>(),
+        );
+        let batch = RecordBatch::try_new(
+            Arc::new(schema),
+            columns.into_iter().map(|(_, array)| array).collect(),
+        )
+        .unwrap();
+        let fields = Arc::new(
+            arrow_schema_to_pg_fields(&batch.schema(), &Format::UnifiedText, None).unwrap(),
+        );
+        let ours: Vec<DataRow> = text_rows(&fields, &batch).unwrap();
+        let theirs: Vec<DataRow> = encode_recordbatch(Arc::clone(&fields), batch)
+            .collect::<PgWireResult<_>>()
+            .unwrap();
+        assert_eq!(ours.len(), 3);
+        for (ours, theirs) in ours.iter().zip(&theirs) {
+            assert_eq!(ours.field_count, theirs.field_count);
+            assert_eq!(ours.data, theirs.data);
+        }
     }
 }
