@@ -191,36 +191,22 @@ impl PreparedQueries {
     }
 }
 
-/// Whether `plan` (before optimisation) may be prepared: a query calling only immutable
-/// functions, without parameters.
+/// Whether `plan` (before optimisation) may be prepared: every function it calls is immutable
+/// and it binds no parameters. (Whether it runs whole in the store is told by its physical plan;
+/// statements that write or describe never do.)
 fn is_preparable(plan: &LogicalPlan) -> bool {
-    let mut preparable = true;
+    let mut fixed = true;
     let _ = plan.apply_with_subqueries(|node| {
-        if matches!(
-            node,
-            LogicalPlan::Dml(_)
-                | LogicalPlan::Ddl(_)
-                | LogicalPlan::Copy(_)
-                | LogicalPlan::Statement(_)
-                | LogicalPlan::Explain(_)
-                | LogicalPlan::Analyze(_)
-                | LogicalPlan::DescribeTable(_)
-        ) {
-            preparable = false;
-        }
-        let _ = node.apply_expressions(|expr| {
-            if expr.exists(|e| Ok(!immutable(e)))? {
-                preparable = false;
-            }
-            Ok(TreeNodeRecursion::Continue)
-        });
-        Ok(if preparable {
-            TreeNodeRecursion::Continue
-        } else {
-            TreeNodeRecursion::Stop
+        node.apply_expressions(|expr| {
+            fixed = !expr.exists(|e| Ok(!immutable(e)))?;
+            Ok(if fixed {
+                TreeNodeRecursion::Continue
+            } else {
+                TreeNodeRecursion::Stop
+            })
         })
     });
-    preparable
+    fixed
 }
 
 /// Whether `expr` itself (not its children) gives the same value whenever it is evaluated.
