@@ -1,7 +1,8 @@
 //! Whole-query push-down into the store, against a real `spirit serve` on the demo data: which
 //! queries DuckDB runs whole (EXPLAIN shows it), that their answers are the ones DataFusion
 //! gives for the same SQL, that SQL whose meaning differs in DuckDB stays in DataFusion, and
-//! that a repeated statement runs from its prepared store query until the catalog changes.
+//! that a repeated statement runs from its prepared store query until the catalog changes, and
+//! that statements differing only in their filters' literals share one.
 
 use spirit_tests::{SpiritServer, sqlstate, text_rows};
 use tokio_postgres::Client;
@@ -226,4 +227,106 @@ async fn a_repeated_store_query_skips_planning_until_the_catalog_changes() {
         assert_eq!(bound[0].get::<_, String>(0), "z");
     }
     assert_eq!(counts(), (made_now, reused_now));
+}
+
+/// Waits (up to 10 s) until `/metrics` counts `made` prepared queries: a statement shape's query
+/// is made beside the statement that asked for it.
+async fn until_prepared(server: &SpiritServer, made: u64) {
+    for _ in 0..100 {
+        if prepared(server, "prepared") >= made {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the shape's query was not prepared");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn statements_differing_only_in_their_filter_literals_share_one_prepared_query() {
+    let server = SpiritServer::start();
+    let client = server.connect().await;
+    client
+        .batch_execute(
+            "CREATE TABLE shaped_t (id BIGINT, small INT, label VARCHAR, at TIMESTAMP);
+             INSERT INTO shaped_t VALUES (1, 10, 'a', TIMESTAMP '2026-01-01 00:00:00'),
+                 (2, 20, 'b', TIMESTAMP '2026-02-01 00:00:00'),
+                 (3, 30, 'a', TIMESTAMP '2026-03-01 00:00:00');",
+        )
+        .await
+        .unwrap();
+    let query = |id: i64, small: i64, label: &str, since: &str| {
+        format!(
+            "SELECT id, small FROM shaped_t WHERE id >= {id} AND small < {small} \
+             AND label = '{label}' AND at >= TIMESTAMP '{since} 00:00:00' ORDER BY id"
+        )
+    };
+    let ids = |rows: Vec<Vec<Option<String>>>| -> Vec<String> {
+        rows.into_iter().map(|r| r[0].clone().unwrap()).collect()
+    };
+    let counts = || (prepared(&server, "prepared"), prepared(&server, "reused"));
+    let (made, reused) = counts();
+
+    // The first two statements of the shape are planned (each prepared under its own text); the
+    // second also makes the shape's query.
+    assert_eq!(
+        ids(text_rows(&client, &query(1, 100, "a", "2026-01-01")).await),
+        ["1", "3"]
+    );
+    assert_eq!(
+        ids(text_rows(&client, &query(2, 100, "a", "2026-01-01")).await),
+        ["3"]
+    );
+    until_prepared(&server, made + 3).await;
+    assert_eq!(counts(), (made + 3, reused));
+
+    // Other literals: the same answers as planning would give, from the shape's query.
+    for (id, small, label, since, expected) in [
+        (1, 100, "b", "2026-01-15", vec!["2"]),
+        (1, 100, "a", "2026-02-15", vec!["3"]),
+        (1, 25, "a", "2026-01-01", vec!["1"]),
+        (4, 100, "a", "2026-01-01", vec![]),
+        (0, 100, "it''s", "2026-01-01", vec![]),
+    ] {
+        assert_eq!(
+            ids(text_rows(&client, &query(id, small, label, since)).await),
+            expected,
+            "{}",
+            query(id, small, label, since)
+        );
+    }
+    assert_eq!(counts(), (made + 3, reused + 5));
+
+    // New rows show at once.
+    client
+        .batch_execute("INSERT INTO shaped_t VALUES (4, 40, 'a', TIMESTAMP '2026-04-01 00:00:00')")
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(text_rows(&client, &query(3, 100, "a", "2026-01-01")).await),
+        ["3", "4"]
+    );
+    assert_eq!(counts().1, reused + 6);
+
+    // A literal that does not fit its column's type (INT) is planned as written: every row is
+    // below it.
+    assert_eq!(
+        ids(text_rows(&client, &query(1, 3_000_000_000, "a", "2026-01-01")).await),
+        ["1", "3", "4"]
+    );
+    assert_eq!(counts().1, reused + 6);
+
+    // The catalog changes: the shape is planned again, over the new table.
+    client
+        .batch_execute(
+            "DROP TABLE shaped_t;
+             CREATE TABLE shaped_t (id BIGINT, small INT, label VARCHAR, at TIMESTAMP, x INT);
+             INSERT INTO shaped_t VALUES (7, 1, 'a', TIMESTAMP '2026-05-01 00:00:00', 0);",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(text_rows(&client, &query(5, 100, "a", "2026-01-01")).await),
+        ["7"]
+    );
+    assert_eq!(counts().1, reused + 6);
 }

@@ -5,6 +5,7 @@
 //! - [`store_table`]: the DataFusion table over one store table.
 //! - [`pushdown`]: whole queries over store tables run inside DuckDB (federation).
 //! - [`prepared`]: statements known to run whole in the store, kept with their DuckDB SQL.
+//! - [`shapes`]: statements with their filters' literals taken out, which share one such query.
 //! - [`catalog`]: the schemas DataFusion sees over the store (`public`, `metrics`, `spirit`).
 //! - [`descriptions`]: the store's COMMENTs as `pg_description` and `col_description()`.
 //! - [`information_schema`]: `columns`, `table_constraints`, `key_column_usage` as PostgreSQL has them.
@@ -40,6 +41,7 @@ pub mod observability;
 pub mod pg_functions;
 pub mod prepared;
 pub mod pushdown;
+pub mod shapes;
 pub mod store;
 pub mod store_table;
 pub mod system;

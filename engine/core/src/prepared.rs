@@ -14,14 +14,18 @@
 //!   dropped, so the statement is planned afresh next time.
 //! - **Keys:** the statement's text as DataFusion prints it, after the front end's
 //!   session-dependent rewrites; front ends only use texts those rewrites leave unchanged.
+//! - **Shapes:** statements that differ only in the literals their filters compare columns with
+//!   (see [`crate::shapes`]) share one query with DuckDB parameters, made the second time the
+//!   shape is seen by planning the shape itself, and each statement binds its literals to it.
+//!   The point query of an id, or a dashboard whose time window moved, skips planning too.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use arrow::datatypes::SchemaRef;
+use arrow::datatypes::{DataType, SchemaRef};
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::common::{DFSchemaRef, Result};
 use datafusion::execution::SendableRecordBatchStream;
@@ -31,13 +35,14 @@ use datafusion::logical_expr::{
 };
 use datafusion::physical_plan::execute_stream;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::Statement;
 use datafusion_federation::schema_cast::record_convert::try_cast_to;
-use datafusion_federation::sql::SQLExecutor;
 use futures::StreamExt;
 
 use crate::observability;
-use crate::pushdown;
+use crate::pushdown::{self, StoreExecutor};
+use crate::shapes::{self, Shape};
 
 /// Statement texts remembered at most; the memory starts over when full.
 const MAX_PREPARED: usize = 10_000;
@@ -50,6 +55,8 @@ pub struct PreparedQuery {
     pub schema: DFSchemaRef,
     /// The DuckDB SQL that computes it.
     pub sql: String,
+    /// The types of its parameters `$1`, `$2`, … (a shape's; none for a statement's own text).
+    pub params: Vec<DataType>,
     generation: u64,
 }
 
@@ -63,9 +70,35 @@ impl fmt::Debug for PreparedQuery {
 
 /// The prepared queries of one store.
 pub struct PreparedQueries {
-    executor: Arc<dyn SQLExecutor>,
+    executor: Arc<StoreExecutor>,
     generation: AtomicU64,
     entries: Mutex<HashMap<String, Arc<PreparedQuery>>>,
+    shapes: Mutex<Shapes>,
+}
+
+/// What is known of statement shapes, by shape text.
+#[derive(Default)]
+struct Shapes {
+    queries: HashMap<String, Arc<PreparedQuery>>,
+    /// Shapes seen once: the second statement of one makes its query.
+    seen: HashSet<String>,
+    /// Shapes whose query is being made, or could not be made (not run whole in the store, a
+    /// literal that does not bind), until the catalog changes.
+    tried: HashSet<String>,
+}
+
+impl Shapes {
+    fn len(&self) -> usize {
+        self.queries.len() + self.seen.len() + self.tried.len()
+    }
+}
+
+/// What a prepared query is kept under.
+enum Key {
+    /// A statement's own text.
+    Text(String),
+    /// A statement shape's text.
+    Shape(String),
 }
 
 impl fmt::Debug for PreparedQueries {
@@ -78,11 +111,12 @@ impl fmt::Debug for PreparedQueries {
 
 impl PreparedQueries {
     /// Prepared queries run by `executor` (the store's push-down executor).
-    pub fn new(executor: Arc<dyn SQLExecutor>) -> Self {
+    pub fn new(executor: Arc<StoreExecutor>) -> Self {
         Self {
             executor,
             generation: AtomicU64::new(0),
             entries: Mutex::default(),
+            shapes: Mutex::default(),
         }
     }
 
@@ -105,8 +139,74 @@ impl PreparedQueries {
     /// Forgets every prepared query: the catalog changed.
     pub fn invalidate(&self) {
         let mut entries = self.entries.lock().expect("prepared lock");
+        let mut shapes = self.shapes.lock().expect("shapes lock");
         self.generation.fetch_add(1, Ordering::AcqRel);
         entries.clear();
+        *shapes = Shapes::default();
+    }
+
+    /// The query of statement shape `shape`, if there is a current one.
+    pub fn for_shape(&self, shape: &Shape) -> Option<Arc<PreparedQuery>> {
+        let query = self
+            .shapes
+            .lock()
+            .expect("shapes lock")
+            .queries
+            .get(&shape.text)
+            .cloned()?;
+        self.is_current(&query).then_some(query)
+    }
+
+    /// Whether a statement of `shape` that the result cache does not keep should make the
+    /// shape's query ([`Self::prepare_shape`]): the second time the shape is seen, unless it is
+    /// being made or was tried before.
+    pub fn shape_wanted(&self, shape: &Shape) -> bool {
+        let mut shapes = self.shapes.lock().expect("shapes lock");
+        if shapes.queries.contains_key(&shape.text) || shapes.tried.contains(&shape.text) {
+            return false;
+        }
+        if shapes.len() >= MAX_PREPARED {
+            *shapes = Shapes::default();
+        }
+        if shapes.seen.insert(shape.text.clone()) {
+            return false;
+        }
+        shapes.seen.remove(&shape.text);
+        shapes.tried.insert(shape.text.clone());
+        true
+    }
+
+    /// Makes the query of `shape` with `state`: plans the shape, parameters in place, and keeps
+    /// its DuckDB SQL when the whole plan runs in the store and each of the shape's literals binds
+    /// to its parameter's type. A shape that cannot be prepared is not tried again until the
+    /// catalog changes.
+    pub async fn prepare_shape(&self, state: &SessionState, shape: &Shape) {
+        let generation = self.generation.load(Ordering::Acquire);
+        let made = plan_shape(state, shape).await;
+        if let Err(why) = &made {
+            tracing::debug!(shape = %shape.text, "statement shape not prepared: {why}");
+        }
+        let mut shapes = self.shapes.lock().expect("shapes lock");
+        if generation != self.generation.load(Ordering::Acquire) {
+            return;
+        }
+        match made {
+            Ok((schema, sql, params)) => {
+                let query = PreparedQuery {
+                    statement: shape.statement.clone(),
+                    schema,
+                    sql,
+                    params,
+                    generation,
+                };
+                shapes.tried.remove(&shape.text);
+                shapes.queries.insert(shape.text.clone(), Arc::new(query));
+                observability::prepared_query("prepared");
+            }
+            Err(_) => {
+                shapes.tried.insert(shape.text.clone());
+            }
+        }
     }
 
     /// Runs `plan`, made with `state`. With `prepare_as`, the statement's text and parsed form
@@ -135,6 +235,7 @@ impl PreparedQueries {
                     statement: statement.clone(),
                     schema,
                     sql,
+                    params: Vec::new(),
                     generation,
                 },
             );
@@ -158,20 +259,32 @@ impl PreparedQueries {
     /// Runs prepared query `query` of statement `text` in the store. A failure forgets the
     /// query, so that the statement is planned again next time.
     pub fn run(self: &Arc<Self>, text: &str, query: &PreparedQuery) -> SendableRecordBatchStream {
+        self.start(Key::Text(text.to_string()), query, Vec::new())
+    }
+
+    /// Runs the query of `shape` with the shape's literals bound; `None` when a literal does not
+    /// bind to its parameter's type (the statement is then planned as written).
+    pub fn run_shape(
+        self: &Arc<Self>,
+        shape: &Shape,
+        query: &PreparedQuery,
+    ) -> Option<SendableRecordBatchStream> {
+        let params = bound(shape, &query.params)?;
+        Some(self.start(Key::Shape(shape.text.clone()), query, params))
+    }
+
+    fn start(
+        self: &Arc<Self>,
+        key: Key,
+        query: &PreparedQuery,
+        params: Vec<duckdb::types::Value>,
+    ) -> SendableRecordBatchStream {
         observability::prepared_query("reused");
         let schema: SchemaRef = Arc::new(query.schema.as_arrow().clone());
-        let batches = match self.executor.execute(&query.sql, Arc::clone(&schema), &[]) {
-            Ok(batches) => batches,
-            Err(e) => {
-                self.forget(text);
-                return Box::pin(RecordBatchStreamAdapter::new(
-                    schema,
-                    futures::stream::once(async { Err(e) }),
-                ));
-            }
-        };
+        let batches = self
+            .executor
+            .execute_bound(&query.sql, Arc::clone(&schema), params);
         let this = Arc::clone(self);
-        let text = text.to_string();
         let target = Arc::clone(&schema);
         let cast = batches.map(move |batch| {
             let batch = batch.and_then(|b| {
@@ -179,26 +292,94 @@ impl PreparedQueries {
                     .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))
             });
             if batch.is_err() {
-                this.forget(&text);
+                this.forget(&key);
             }
             batch
         });
         Box::pin(RecordBatchStreamAdapter::new(schema, cast))
     }
 
-    fn forget(&self, text: &str) {
-        self.entries.lock().expect("prepared lock").remove(text);
+    fn forget(&self, key: &Key) {
+        match key {
+            Key::Text(text) => {
+                self.entries.lock().expect("prepared lock").remove(text);
+            }
+            Key::Shape(text) => {
+                let mut shapes = self.shapes.lock().expect("shapes lock");
+                shapes.queries.remove(text);
+                shapes.tried.insert(text.clone());
+            }
+        }
     }
+}
+
+/// Plans `shape` with its parameters in place (see [`PreparedQueries::prepare_shape`]): its
+/// result's columns, its DuckDB SQL and its parameters' types, or why it cannot be prepared.
+async fn plan_shape(
+    state: &SessionState,
+    shape: &Shape,
+) -> std::result::Result<(DFSchemaRef, String, Vec<DataType>), String> {
+    let statement = DfStatement::Statement(Box::new(shape.statement.clone()));
+    let plan = state
+        .statement_to_plan(statement)
+        .await
+        .map_err(|e| e.to_string())?;
+    if !calls_only_immutable(&plan) {
+        return Err("it calls a function that is not immutable".into());
+    }
+    let types = plan.get_parameter_types().map_err(|e| e.to_string())?;
+    let params = (1..=shape.literals.len())
+        .map(|n| types.get(&format!("${n}")).cloned().flatten())
+        .collect::<Option<Vec<DataType>>>()
+        .ok_or_else(|| format!("a parameter's type is not known: {types:?}"))?;
+    if types.len() != params.len() || bound(shape, &params).is_none() {
+        return Err(format!("its literals do not bind to {params:?}"));
+    }
+    let schema = Arc::clone(plan.schema());
+    let physical = state
+        .create_physical_plan(&plan)
+        .await
+        .map_err(|e| e.to_string())?;
+    if !pushdown::is_whole_query(&physical) {
+        return Err("the store does not run it whole".into());
+    }
+    let (started, sql) = pushdown::writing_sql(|| execute_stream(physical, state.task_ctx()));
+    started.map_err(|e| e.to_string())?;
+    Ok((schema, sql.ok_or("no store query")?, params))
+}
+
+/// The literals of `shape` bound to parameter types `params`, as DuckDB takes them; `None`
+/// when one does not bind.
+fn bound(shape: &Shape, params: &[DataType]) -> Option<Vec<duckdb::types::Value>> {
+    if shape.literals.len() != params.len() {
+        return None;
+    }
+    shape
+        .literals
+        .iter()
+        .zip(params)
+        .map(|(literal, to)| shapes::duckdb_value(&shapes::bind(literal, to)?))
+        .collect()
 }
 
 /// Whether `plan` (before optimisation) may be prepared: every function it calls is immutable
 /// and it binds no parameters. (Whether it runs whole in the store is told by its physical plan;
 /// statements that write or describe never do.)
 fn is_preparable(plan: &LogicalPlan) -> bool {
+    fixed(plan, |e| immutable(e) && !matches!(e, Expr::Placeholder(_)))
+}
+
+/// Whether every function `plan` calls is immutable (its parameters may be any).
+fn calls_only_immutable(plan: &LogicalPlan) -> bool {
+    fixed(plan, immutable)
+}
+
+/// Whether every expression of `plan` (subqueries included) passes `ok`.
+fn fixed(plan: &LogicalPlan, ok: impl Fn(&Expr) -> bool) -> bool {
     let mut fixed = true;
     let _ = plan.apply_with_subqueries(|node| {
         node.apply_expressions(|expr| {
-            fixed = !expr.exists(|e| Ok(!immutable(e)))?;
+            fixed = !expr.exists(|e| Ok(!ok(e)))?;
             Ok(if fixed {
                 TreeNodeRecursion::Continue
             } else {
@@ -213,7 +394,7 @@ fn is_preparable(plan: &LogicalPlan) -> bool {
 fn immutable(expr: &Expr) -> bool {
     match expr {
         Expr::ScalarFunction(f) => f.func.signature().volatility == Volatility::Immutable,
-        Expr::ScalarVariable(..) | Expr::Placeholder(_) => false,
+        Expr::ScalarVariable(..) => false,
         _ => true,
     }
 }

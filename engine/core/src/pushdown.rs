@@ -7,7 +7,8 @@
 //! [`SQLExecutor`] runs that SQL. What is ours:
 //!
 //! - [`StoreExecutor`] runs the SQL on a pooled store connection and streams DuckDB's Arrow
-//!   batches as they come (no new connection, no schema probe, no re-preparation per query).
+//!   batches as they come (no new connection, no schema probe). Each pooled connection keeps
+//!   the DuckDB statements it prepared, so SQL it ran before skips DuckDB's parser and planner.
 //! - [`StoreDialect`] is DataFusion's DuckDB dialect with `/` kept as `/` (the DuckDB dialect
 //!   writes `//`, integer division, for every division).
 //! - [`StorePushdown`] is the optimizer rule. It offers store scans to federation only when every
@@ -34,7 +35,8 @@ use datafusion::datasource::{DefaultTableSource, source_as_provider};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::logical_expr::{
-    BinaryExpr, Distinct, Expr, ExprSchemable, JoinType, LogicalPlan, Operator, TableScan,
+    Aggregate, BinaryExpr, Distinct, Expr, ExprSchemable, Extension, JoinType, LogicalPlan,
+    Operator, TableScan,
 };
 use datafusion::optimizer::{OptimizerConfig, OptimizerRule};
 use datafusion::physical_expr::PhysicalExpr;
@@ -65,6 +67,12 @@ use crate::store_table::{StoreTable, unparses_safely};
 /// Batches in flight between the DuckDB thread and the consumer of a pushed-down query.
 const CHANNEL_BATCHES: usize = 4;
 
+/// DuckDB prepared statements each pooled connection keeps, by SQL text, least recently used
+/// first out. A dashboard sends the same few dozen queries again and again; a kept statement
+/// runs without DuckDB parsing, binding and optimizing it again (DuckDB re-binds it by itself
+/// when the catalog has changed since, and reads the tables' current rows every run).
+const PREPARED_STATEMENTS_PER_CONNECTION: usize = 64;
+
 /// Runs federated SQL on the store.
 pub struct StoreExecutor {
     pool: Arc<DuckDbConnectionPool>,
@@ -81,12 +89,58 @@ impl StoreExecutor {
             dialect: Arc::new(StoreDialect::default()),
         }
     }
+
+    /// Runs DuckDB `sql` with `params` bound to its `$1`, `$2`, …, streaming its batches as
+    /// `schema` (DuckDB's Arrow types; federation casts them to the plan's).
+    pub fn execute_bound(
+        &self,
+        sql: &str,
+        schema: SchemaRef,
+        params: Vec<duckdb::types::Value>,
+    ) -> SendableRecordBatchStream {
+        let (tx, rx) =
+            tokio::sync::mpsc::channel::<Result<arrow::array::RecordBatch>>(CHANNEL_BATCHES);
+        let running = Running::default();
+        let pool = Arc::clone(&self.pool);
+        let sql = sql.to_string();
+        let slot = Arc::clone(&running.0);
+        tokio::task::spawn_blocking(move || {
+            let run = || -> Result<()> {
+                let mut pooled = pool.connect_sync().map_err(store_error)?;
+                let conn = DuckDB::duckdb_conn(&mut pooled).map_err(store_error)?;
+                *slot.lock().expect("interrupt slot") = Some(conn.conn.interrupt_handle());
+                let result = (|| {
+                    conn.conn
+                        .set_prepared_statement_cache_capacity(PREPARED_STATEMENTS_PER_CONNECTION);
+                    let mut stmt = conn.conn.prepare_cached(&sql).map_err(store_error)?;
+                    let read = stream_batches(&mut stmt, &params, &tx);
+                    if !matches!(read, Ok(true)) {
+                        // A statement left mid-result would keep its query, and its transaction,
+                        // open on the idle connection until that connection's next query.
+                        stmt.discard();
+                    }
+                    read.map(|_| ())
+                })();
+                // Before the connection goes back to the pool, where an interrupt would reach
+                // another query.
+                *slot.lock().expect("interrupt slot") = None;
+                result
+            };
+            if let Err(e) = run() {
+                let _ = tx.blocking_send(Err(e));
+            }
+        });
+        let batches = futures::stream::unfold((rx, running), |(mut rx, running)| async move {
+            rx.recv().await.map(|batch| (batch, (rx, running)))
+        });
+        Box::pin(RecordBatchStreamAdapter::new(schema, batches))
+    }
 }
 
 /// The federation provider all of one store's tables share, so that a plan over several of them
 /// goes to DuckDB as one statement.
-pub fn provider(executor: StoreExecutor) -> Arc<SQLFederationProvider> {
-    Arc::new(SQLFederationProvider::new(Arc::new(executor)))
+pub fn provider(executor: Arc<StoreExecutor>) -> Arc<SQLFederationProvider> {
+    Arc::new(SQLFederationProvider::new(executor))
 }
 
 /// The federation source of store relation `table` (schema-qualified unless it is in `main`).
@@ -132,47 +186,20 @@ impl SQLExecutor for StoreExecutor {
         schema: SchemaRef,
         _filters: &[Arc<dyn PhysicalExpr>],
     ) -> Result<SendableRecordBatchStream> {
-        CAPTURED_SQL.with_borrow_mut(|captured| {
-            if let Some(slot) = captured {
-                *slot = Some(query.to_string());
+        let dry = CAPTURED_SQL.with_borrow_mut(|captured| match captured {
+            Some(capture) => {
+                capture.sql = Some(query.to_string());
+                capture.dry
             }
+            None => false,
         });
-        let (tx, rx) =
-            tokio::sync::mpsc::channel::<Result<arrow::array::RecordBatch>>(CHANNEL_BATCHES);
-        let running = Running::default();
-        let pool = Arc::clone(&self.pool);
-        let sql = query.to_string();
-        let slot = Arc::clone(&running.0);
-        tokio::task::spawn_blocking(move || {
-            let run = || -> Result<()> {
-                let mut pooled = pool.connect_sync().map_err(store_error)?;
-                let conn = DuckDB::duckdb_conn(&mut pooled).map_err(store_error)?;
-                *slot.lock().expect("interrupt slot") = Some(conn.conn.interrupt_handle());
-                let result = (|| {
-                    let mut stmt = conn.conn.prepare(&sql).map_err(store_error)?;
-                    for batch in stmt.stream_arrow([]).map_err(store_error)? {
-                        let batch =
-                            arrow_bridge::record_batch_from_60(&batch.map_err(store_error)?)?;
-                        if tx.blocking_send(Ok(batch)).is_err() {
-                            // The consumer went away (LIMIT reached, client gone): stop reading.
-                            break;
-                        }
-                    }
-                    Ok(())
-                })();
-                // Before the connection goes back to the pool, where an interrupt would reach
-                // another query.
-                *slot.lock().expect("interrupt slot") = None;
-                result
-            };
-            if let Err(e) = run() {
-                let _ = tx.blocking_send(Err(e));
-            }
-        });
-        let batches = futures::stream::unfold((rx, running), |(mut rx, running)| async move {
-            rx.recv().await.map(|batch| (batch, (rx, running)))
-        });
-        Ok(Box::pin(RecordBatchStreamAdapter::new(schema, batches)))
+        if dry {
+            return Ok(Box::pin(RecordBatchStreamAdapter::new(
+                schema,
+                futures::stream::empty(),
+            )));
+        }
+        Ok(self.execute_bound(query, schema, Vec::new()))
     }
 
     async fn table_names(&self) -> Result<Vec<String>> {
@@ -188,18 +215,54 @@ impl SQLExecutor for StoreExecutor {
     }
 }
 
+/// Sends the batches of `stmt`'s result, with `params` bound, to `tx` as DuckDB produces them. Whether the result was
+/// read to its end: false when the consumer went away first (LIMIT reached, client gone).
+fn stream_batches(
+    stmt: &mut duckdb::Statement<'_>,
+    params: &[duckdb::types::Value],
+    tx: &tokio::sync::mpsc::Sender<Result<arrow::array::RecordBatch>>,
+) -> Result<bool> {
+    let params = duckdb::params_from_iter(params);
+    for batch in stmt.stream_arrow(params).map_err(store_error)? {
+        let batch = arrow_bridge::record_batch_from_60(&batch.map_err(store_error)?)?;
+        if tx.blocking_send(Ok(batch)).is_err() {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// What [`capturing_sql`] and [`writing_sql`] arm on their thread.
+struct Capture {
+    /// The SQL the store executor was handed.
+    sql: Option<String>,
+    /// Whether the executor only records it, without running it.
+    dry: bool,
+}
+
 thread_local! {
-    /// Armed by [`capturing_sql`]: the SQL the store executor was handed on this thread.
-    static CAPTURED_SQL: RefCell<Option<Option<String>>> = const { RefCell::new(None) };
+    static CAPTURED_SQL: RefCell<Option<Capture>> = const { RefCell::new(None) };
 }
 
 /// Runs `start` (which starts executing a physical plan) and returns what it returned with the
 /// SQL it handed to the store, if it did. Starting a pushed-down query hands its final SQL to
 /// [`StoreExecutor::execute`] synchronously, on the calling thread.
 pub fn capturing_sql<T>(start: impl FnOnce() -> T) -> (T, Option<String>) {
-    CAPTURED_SQL.with_borrow_mut(|captured| *captured = Some(None));
+    capture(start, false)
+}
+
+/// As [`capturing_sql`], but the store runs nothing: the stream of the pushed-down query is
+/// empty. For plans with parameters, whose SQL is run later with their values bound.
+pub fn writing_sql<T>(start: impl FnOnce() -> T) -> (T, Option<String>) {
+    capture(start, true)
+}
+
+fn capture<T>(start: impl FnOnce() -> T, dry: bool) -> (T, Option<String>) {
+    CAPTURED_SQL.with_borrow_mut(|captured| *captured = Some(Capture { sql: None, dry }));
     let started = start();
-    let sql = CAPTURED_SQL.with_borrow_mut(Option::take).flatten();
+    let sql = CAPTURED_SQL
+        .with_borrow_mut(Option::take)
+        .and_then(|capture| capture.sql);
     (started, sql)
 }
 
@@ -333,8 +396,11 @@ impl OptimizerRule for StorePushdown {
         if !federated.transformed {
             return Ok(Transformed::no(plan));
         }
+        let federated = federated
+            .data
+            .transform_up_with_subqueries(narrow_federated_averages)?;
         match unparse_federated(&federated.data) {
-            Ok(()) => Ok(federated),
+            Ok(()) => Ok(Transformed::yes(federated.data)),
             Err(e) => {
                 tracing::debug!("store push-down declined, the SQL cannot be written: {e}");
                 Ok(Transformed::no(plan))
@@ -374,6 +440,92 @@ fn offer_store_scans(plan: LogicalPlan) -> Result<Transformed<LogicalPlan>> {
             ..scan
         })))
     })
+}
+
+/// In a federated sub-plan, sends `avg` of an 8- to 32-bit integer as `avg(x)`, not as the
+/// `avg(CAST(x AS DOUBLE))` DataFusion's coercion made of it. DuckDB averages such integers as
+/// integers, exactly, into a DOUBLE, and much faster than it averages the cast column (the AI
+/// agents dashboard query at scale 10: 16.2 ms against 21.7 ms, pip duckdb 2.0 on the same
+/// file). 64-bit integers keep the cast: DuckDB would sum them as 128-bit integers.
+fn narrow_federated_averages(node: LogicalPlan) -> Result<Transformed<LogicalPlan>> {
+    let LogicalPlan::Extension(ext) = &node else {
+        return Ok(Transformed::no(node));
+    };
+    let Some(federated) = ext.node.as_any().downcast_ref::<FederatedPlanNode>() else {
+        return Ok(Transformed::no(node));
+    };
+    let narrowed = federated
+        .plan
+        .clone()
+        .transform_up_with_subqueries(narrow_averages)?;
+    if !narrowed.transformed {
+        return Ok(Transformed::no(node));
+    }
+    Ok(Transformed::yes(LogicalPlan::Extension(Extension {
+        node: Arc::new(FederatedPlanNode::new(
+            narrowed.data,
+            Arc::clone(&federated.planner),
+        )),
+    })))
+}
+
+/// The rewrite of [`narrow_federated_averages`] on one aggregate. The aggregate keeps its output
+/// schema, which the plan above refers to by position and name.
+fn narrow_averages(node: LogicalPlan) -> Result<Transformed<LogicalPlan>> {
+    let LogicalPlan::Aggregate(agg) = node else {
+        return Ok(Transformed::no(node));
+    };
+    let input_schema = Arc::clone(agg.input.schema());
+    let mut changed = false;
+    let aggr_expr = agg
+        .aggr_expr
+        .iter()
+        .map(|e| {
+            e.clone()
+                .transform_down(|e| narrow_average(e, &input_schema))
+                .map(|t| {
+                    changed |= t.transformed;
+                    t.data
+                })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    if !changed {
+        return Ok(Transformed::no(LogicalPlan::Aggregate(agg)));
+    }
+    Ok(Transformed::yes(LogicalPlan::Aggregate(
+        Aggregate::try_new_with_schema(agg.input, agg.group_expr, aggr_expr, agg.schema)?,
+    )))
+}
+
+fn narrow_average(expr: Expr, input: &DFSchema) -> Result<Transformed<Expr>> {
+    let Expr::AggregateFunction(mut f) = expr else {
+        return Ok(Transformed::no(expr));
+    };
+    let narrowable = f.func.name() == "avg"
+        && matches!(
+            f.params.args.as_slice(),
+            [Expr::Cast(cast)] if cast.field.data_type() == &DataType::Float64
+                && matches!(
+                    cast.expr.get_type(input),
+                    Ok(DataType::Int8
+                        | DataType::Int16
+                        | DataType::Int32
+                        | DataType::UInt8
+                        | DataType::UInt16
+                        | DataType::UInt32)
+                )
+        );
+    if !narrowable {
+        return Ok(Transformed::no(Expr::AggregateFunction(f)));
+    }
+    if let Some(Expr::Cast(cast)) = f.params.args.pop() {
+        f.params.args.push(*cast.expr);
+    }
+    Ok(Transformed::new(
+        Expr::AggregateFunction(f),
+        true,
+        TreeNodeRecursion::Jump,
+    ))
 }
 
 /// Writes every federated sub-plan of `plan` as SQL, as execution will.
@@ -510,6 +662,9 @@ fn part_portable(e: &Expr, node: &LogicalPlan) -> bool {
         | Expr::ScalarSubquery(_) => true,
         Expr::Like(like) => like.escape_char.is_none(),
         Expr::Literal(value, _) => literal_portable(value),
+        // A parameter of a statement shape (see `crate::shapes`), typed by its column; DuckDB
+        // binds the same value to it.
+        Expr::Placeholder(p) => p.field.is_some(),
         Expr::BinaryExpr(binary) => binary_portable(binary, node),
         Expr::Cast(cast) => cast_portable(&cast.expr, cast.field.data_type(), node),
         Expr::TryCast(cast) => cast_portable(&cast.expr, cast.field.data_type(), node),
@@ -676,6 +831,44 @@ mod tests {
         ] {
             assert!(portable(&plan(sql).await), "{sql}");
         }
+    }
+
+    #[tokio::test]
+    async fn small_integer_averages_are_sent_without_their_cast() {
+        let ctx = SessionContext::new();
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("g", DataType::Utf8, true),
+            Field::new("i", DataType::Int16, true),
+            Field::new("n", DataType::Int64, true),
+        ]));
+        ctx.register_table("a", Arc::new(EmptyTable::new(schema)))
+            .expect("register");
+        let sql = "SELECT g, avg(i) AS ai, avg(n) AS an, avg(i + 1) AS aj FROM a GROUP BY g";
+        let state = ctx.state();
+        let plan = state
+            .optimize(&state.create_logical_plan(sql).await.expect("plan"))
+            .expect("optimize");
+        let narrowed = plan
+            .clone()
+            .transform_up_with_subqueries(narrow_averages)
+            .expect("narrow");
+        assert!(narrowed.transformed);
+        assert_eq!(narrowed.data.schema(), plan.schema());
+        let unparse = |plan: &LogicalPlan| {
+            Unparser::new(&StoreDialect::default())
+                .plan_to_sql(plan)
+                .expect("unparse")
+                .to_string()
+        };
+        let sent = |ai: &str| {
+            format!(
+                "SELECT \"a\".\"g\", {ai} AS \"ai\", avg(CAST(\"a\".\"n\" AS DOUBLE)) AS \"an\", \
+                 avg(CAST((CAST(\"a\".\"i\" AS BIGINT) + 1) AS DOUBLE)) AS \"aj\" FROM \"a\" \
+                 GROUP BY \"a\".\"g\""
+            )
+        };
+        assert_eq!(unparse(&plan), sent("avg(CAST(\"a\".\"i\" AS DOUBLE))"));
+        assert_eq!(unparse(&narrowed.data), sent("avg(\"a\".\"i\")"));
     }
 
     #[test]

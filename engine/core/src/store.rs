@@ -99,13 +99,14 @@ impl Store {
             }
         })?;
         let pool = Arc::new(pool);
-        let pushdown = pushdown::provider(StoreExecutor::new(
+        let executor = Arc::new(StoreExecutor::new(
             Arc::clone(&pool),
             format!("spirit-store:{path_str}"),
         ));
+        let pushdown = pushdown::provider(Arc::clone(&executor));
         let store = Self {
             factory: Arc::new(DuckDBTableFactory::new(Arc::clone(&pool))),
-            prepared: Arc::new(PreparedQueries::new(Arc::clone(&pushdown.executor))),
+            prepared: Arc::new(PreparedQueries::new(executor)),
             pushdown,
             pool,
         };

@@ -71,8 +71,8 @@ impl StoreTable {
 }
 
 /// Whether every operand of every comparison or arithmetic in `expr` is something the unparser
-/// writes unambiguously (a column, literal, cast, function call, CASE, subquery or parenthesised
-/// binary expression).
+/// writes unambiguously (a column, literal, parameter, cast, function call, CASE, subquery or
+/// parenthesised binary expression).
 pub(crate) fn unparses_safely(expr: &Expr) -> bool {
     let mut safe = true;
     let _ = expr.apply(|e| {
@@ -85,6 +85,7 @@ pub(crate) fn unparses_safely(expr: &Expr) -> bool {
                     operand,
                     Expr::Column(_)
                         | Expr::Literal(..)
+                        | Expr::Placeholder(_)
                         | Expr::Cast(_)
                         | Expr::TryCast(_)
                         | Expr::ScalarFunction(_)

@@ -2,6 +2,11 @@
 
 use clap::Parser;
 
+/// jemalloc for Rust allocations. Built with unprefixed symbols, it is also the `malloc` and
+/// `free` every C and C++ library in the process calls, DuckDB included.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = spirit_server::cli::Cli::parse();

@@ -12,6 +12,8 @@
 //!   optimise the plan twice.
 //! - A statement the store runs whole is prepared: its DuckDB SQL is kept, and the next time
 //!   it comes it goes to DuckDB without planning (see [`spirit_core::prepared`]).
+//! - Over the simple protocol, statements that differ only in their filters' literals share
+//!   their shape's prepared query (see [`spirit_core::shapes`]): the point query of an id.
 //! - Over the simple protocol, a statement text the cache or a prepared query answered once is
 //!   answered again without parsing ([`CacheHook::answer_sent`]); over the extended protocol, a
 //!   Parse of a prepared statement's text is answered without parsing or planning
@@ -39,6 +41,7 @@ use pgwire::types::format::FormatOptions;
 use spirit_core::Engine;
 use spirit_core::cache::{CachedResult, Lookup, Ticket};
 use spirit_core::prepared::{PreparedPlan, PreparedQuery};
+use spirit_core::shapes::{self, Shape};
 
 use super::cancel::statement_timeout;
 use super::errors::api_error;
@@ -325,7 +328,7 @@ impl CacheHook {
         mut ticket: Ticket,
         (text, statement): (&str, &Statement),
         (state, plan): (SessionState, LogicalPlan),
-        prepare: bool,
+        prepare: Prepare,
         format: &Format,
         ctx: &SessionContext,
         client: &(dyn ClientInfo + Send + Sync),
@@ -336,7 +339,18 @@ impl CacheHook {
             return respond(&result, format, client);
         }
         if !ticket.cacheable() {
-            let prepare_as = prepare.then_some((text, statement));
+            let Prepare::Yes(shape) = prepare else {
+                return stream(&self.engine, state, plan, None, format, client).await;
+            };
+            let prepared = self.engine.store().prepared();
+            if let Some(shape) = shape
+                && prepared.shape_wanted(&shape)
+            {
+                // Made beside this statement's own run, which it does not delay.
+                let (prepared, state) = (Arc::clone(prepared), state.clone());
+                tokio::spawn(async move { prepared.prepare_shape(&state, &shape).await });
+            }
+            let prepare_as = Some((text, statement));
             return stream(&self.engine, state, plan, prepare_as, format, client).await;
         }
         let result = Arc::new(collect(ctx, plan).await?);
@@ -357,12 +371,27 @@ impl CacheHook {
             Known::Answered(response) => return response,
             Known::Unknown(ticket) => ticket,
         };
+        // Statements of a shape the cache does not keep may share the shape's store query.
+        let shape = if ticket.cacheable() {
+            None
+        } else {
+            shapes::shape(statement).map(Box::new)
+        };
+        let prepared = self.engine.store().prepared();
+        if let Some(shape) = &shape
+            && let Some(query) = prepared.for_shape(shape)
+            && let Some(batches) = prepared.run_shape(shape, &query)
+        {
+            // Not noted as answered: the sent text itself will not come again.
+            let options = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
+            return rows::encode_stream(batches, &format, options).map(Response::Query);
+        }
         let planned = plan(ctx, statement, client).await?;
         self.run(
             ticket,
             (&text, statement),
             planned,
-            true,
+            Prepare::Yes(shape),
             &format,
             ctx,
             client,
@@ -395,7 +424,11 @@ impl CacheHook {
                 .map_err(api_error)?;
             (ctx.state(), bound)
         };
-        let prepare = params_text.is_empty();
+        let prepare = if params_text.is_empty() {
+            Prepare::Yes(None)
+        } else {
+            Prepare::No
+        };
         self.run(
             ticket,
             (&text, statement),
@@ -407,6 +440,13 @@ impl CacheHook {
         )
         .await
     }
+}
+
+/// Whether a statement the cache does not keep may be prepared (see [`spirit_core::prepared`]):
+/// not with parameters bound; with its shape, when it has one that could be prepared too.
+enum Prepare {
+    No,
+    Yes(Option<Box<Shape>>),
 }
 
 /// What the result cache and the prepared queries know of a statement.
