@@ -9,23 +9,26 @@
 //! and handed to arrow-pg as text.
 //!
 //! Rows in the text format are then written here a batch at a time (`text_rows`): integers,
-//! floats, text and booleans straight from their typed columns into one buffer the rows are
-//! split from, byte for byte as arrow-pg writes them (without its per-value type dispatch,
-//! field-metadata lookups and `fmt` machinery); other columns go through arrow-pg value by
-//! value. Binary rows go through arrow-pg unchanged.
+//! floats, numerics, text, booleans and (ISO) dates and timestamps straight from their typed
+//! columns into one buffer the rows are split from, byte for byte as arrow-pg writes them
+//! (without its per-value type dispatch, field-metadata lookups, `rust_decimal` conversion and
+//! `fmt` machinery); other columns go through arrow-pg value by value. Binary rows go through
+//! arrow-pg unchanged.
 
 use std::io::Write;
 use std::iter;
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, ArrowPrimitiveType, AsArray, BooleanArray, Float32Array, Float64Array,
-    LargeStringArray, PrimitiveArray, RecordBatch, StringArray, StringBuilder, StringViewArray,
-    TimestampMicrosecondArray, TimestampMillisecondArray, TimestampNanosecondArray,
-    TimestampSecondArray,
+    Array, ArrayRef, ArrowPrimitiveType, AsArray, BooleanArray, Decimal128Array, Float32Array,
+    Float64Array, LargeStringArray, PrimitiveArray, RecordBatch, StringArray, StringBuilder,
+    StringViewArray, TimestampMicrosecondArray, TimestampMillisecondArray,
+    TimestampNanosecondArray, TimestampSecondArray,
 };
 use arrow::datatypes::{
     DataType, Date32Type, Field, Int16Type, Int32Type, Int64Type, Schema, TimeUnit,
+    TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
+    TimestampSecondType,
 };
 use bytes::{BufMut, BytesMut};
 use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
@@ -73,27 +76,33 @@ pub fn encode_batch(
     options: &FormatOptions,
     batch: RecordBatch,
 ) -> Box<dyn Iterator<Item = PgWireResult<DataRow>> + Send> {
-    let batch = text_ready(batch, fields, options);
     if fields.iter().all(|f| f.format() == FieldFormat::Text) {
-        return match text_rows(fields, &batch) {
+        return match text_rows(fields, options, &batch) {
             Ok(rows) => Box::new(rows.into_iter().map(Ok)),
             Err(e) => Box::new(iter::once(Err(e))),
         };
     }
+    let batch = text_ready(batch, fields, options);
     Box::new(encode_recordbatch(Arc::clone(fields), batch))
 }
 
-/// The rows of `batch` in the text format. Numbers, text and booleans are written straight from
-/// their typed columns, in the forms pgwire writes them; every other column goes through
-/// arrow-pg value by value. The rows are split off one buffer.
-fn text_rows(fields: &[FieldInfo], batch: &RecordBatch) -> PgWireResult<Vec<DataRow>> {
+/// The rows of `batch` in the text format. Numbers, text, booleans and (in the ISO date style)
+/// dates and timestamps are written straight from their typed columns, in the forms pgwire
+/// writes them; every other column goes through arrow-pg value by value. The rows are split off
+/// one buffer.
+fn text_rows(
+    fields: &[FieldInfo],
+    options: &FormatOptions,
+    batch: &RecordBatch,
+) -> PgWireResult<Vec<DataRow>> {
     let schema = batch.schema();
+    let iso = iso_dates(options);
     let columns: Vec<Column> = batch
         .columns()
         .iter()
         .zip(schema.fields().iter())
         .zip(fields)
-        .map(|((array, field), pg)| Column::of(array, field, pg))
+        .map(|((array, field), pg)| Column::of(array, field, pg, iso))
         .collect();
     let mut row = RowWriter::default();
     let mut rows = Vec::with_capacity(batch.num_rows());
@@ -120,12 +129,17 @@ enum Column<'a> {
     LargeText(&'a LargeStringArray),
     TextView(&'a StringViewArray),
     Bool(&'a BooleanArray),
+    /// A `numeric` with its non-negative scale.
+    Decimal(&'a Decimal128Array, u32),
+    /// A date or a timestamp without time zone, in the ISO style.
+    Temporal(&'a ArrayRef),
     /// Through arrow-pg.
     Other(&'a ArrayRef, &'a Field, &'a FieldInfo),
 }
 
 impl<'a> Column<'a> {
-    fn of(array: &'a ArrayRef, field: &'a Field, pg: &'a FieldInfo) -> Self {
+    /// How `array` is written; dates and timestamps here only when `iso`.
+    fn of(array: &'a ArrayRef, field: &'a Field, pg: &'a FieldInfo, iso: bool) -> Self {
         // Fields tagged for arrow-pg (OID aliases, "char", vectors) keep its handling.
         if !field.metadata().is_empty() {
             return Self::Other(array, field, pg);
@@ -140,6 +154,10 @@ impl<'a> Column<'a> {
             DataType::LargeUtf8 => Self::LargeText(array.as_string()),
             DataType::Utf8View => Self::TextView(array.as_string_view()),
             DataType::Boolean => Self::Bool(array.as_boolean()),
+            DataType::Decimal128(_, scale) if *scale >= 0 => {
+                Self::Decimal(array.as_primitive(), *scale as u32)
+            }
+            DataType::Date32 | DataType::Timestamp(_, None) if iso => Self::Temporal(array),
             _ => Self::Other(array, field, pg),
         }
     }
@@ -160,6 +178,13 @@ impl<'a> Column<'a> {
             Self::LargeText(a) => row.value(a.is_valid(i).then(|| a.value(i))),
             Self::TextView(a) => row.value(a.is_valid(i).then(|| a.value(i))),
             Self::Bool(a) => row.value(a.is_valid(i).then(|| if a.value(i) { "t" } else { "f" })),
+            Self::Decimal(a, scale) => row.decimal(a.is_valid(i).then(|| a.value(i)), *scale),
+            Self::Temporal(a) => {
+                row.formatted(
+                    a.is_valid(i)
+                        .then_some(|out: &mut Vec<u8>| write_temporal(out, a, i)),
+                );
+            }
             Self::Other(array, field, pg) => return encode_value(row, array, i, field, pg),
         }
         Ok(())
@@ -171,6 +196,8 @@ impl<'a> Column<'a> {
 struct RowWriter {
     buffer: BytesMut,
     values: i16,
+    /// Where a value is formatted before it is appended.
+    scratch: Vec<u8>,
 }
 
 impl RowWriter {
@@ -185,6 +212,55 @@ impl RowWriter {
         } else {
             self.value(Some(itoa::Buffer::new().format(array.value(i))));
         }
+    }
+
+    /// Appends the value `write` formats; NULL when there is none.
+    fn formatted(&mut self, write: Option<impl FnOnce(&mut Vec<u8>)>) {
+        let Some(write) = write else {
+            return self.value(None);
+        };
+        let mut text = std::mem::take(&mut self.scratch);
+        text.clear();
+        write(&mut text);
+        self.room(4 + text.len());
+        self.buffer.put_i32(text.len() as i32);
+        self.buffer.put_slice(&text);
+        self.values += 1;
+        self.scratch = text;
+    }
+
+    /// Appends a `numeric` of `scale` as PostgreSQL writes it: every digit of the scale kept
+    /// (`123.40`, `0.05`, `-7`), as arrow-pg's decimal does, without its limit of 28 digits.
+    fn decimal(&mut self, value: Option<i128>, scale: u32) {
+        let Some(value) = value else {
+            return self.value(None);
+        };
+        let mut buffer = itoa::Buffer::new();
+        // itoa's u64 path is several times faster than its u128 one; numerics are mostly small.
+        let digits = match u64::try_from(value.unsigned_abs()) {
+            Ok(small) => buffer.format(small),
+            Err(_) => buffer.format(value.unsigned_abs()),
+        }
+        .as_bytes();
+        let scale = scale as usize;
+        let whole = digits.len().saturating_sub(scale);
+        let length = usize::from(value < 0) + whole.max(1) + if scale > 0 { 1 + scale } else { 0 };
+        self.room(4 + length);
+        self.buffer.put_i32(length as i32);
+        if value < 0 {
+            self.buffer.put_u8(b'-');
+        }
+        if whole == 0 {
+            self.buffer.put_u8(b'0');
+        } else {
+            self.buffer.put_slice(&digits[..whole]);
+        }
+        if scale > 0 {
+            self.buffer.put_u8(b'.');
+            self.buffer.put_bytes(b'0', scale - (digits.len() - whole));
+            self.buffer.put_slice(&digits[whole..]);
+        }
+        self.values += 1;
     }
 
     /// Makes room for `bytes` more. Rows are split off the buffer, so it grows a chunk at a
@@ -250,11 +326,7 @@ pub fn text_ready(
     fields: &[FieldInfo],
     options: &FormatOptions,
 ) -> RecordBatch {
-    let iso = options
-        .date_style
-        .split(',')
-        .next()
-        .is_some_and(|style| style.trim().eq_ignore_ascii_case("ISO"));
+    let iso = iso_dates(options);
     let written = |i: usize| {
         iso && fields
             .get(i)
@@ -284,6 +356,15 @@ pub fn text_ready(
         .expect("same rows, text columns")
 }
 
+/// Whether the session's `DateStyle` is ISO, the style dates and timestamps are written in here.
+fn iso_dates(options: &FormatOptions) -> bool {
+    options
+        .date_style
+        .split(',')
+        .next()
+        .is_some_and(|style| style.trim().eq_ignore_ascii_case("ISO"))
+}
+
 /// A date or timestamp column as PostgreSQL's ISO text.
 fn as_text(column: &ArrayRef) -> StringArray {
     let mut out = StringBuilder::with_capacity(column.len(), column.len() * 26);
@@ -294,17 +375,108 @@ fn as_text(column: &ArrayRef) -> StringArray {
             continue;
         }
         text.clear();
-        match column.data_type() {
-            DataType::Date32 => {
-                let days = column.as_primitive::<Date32Type>().value(i);
-                write_date(&mut text, Date32Type::to_naive_date_opt(days));
-            }
-            DataType::Timestamp(unit, _) => write_timestamp(&mut text, timestamp(column, *unit, i)),
-            other => unreachable!("only dates and timestamps are written as text, not {other}"),
-        }
+        write_temporal(&mut text, column, i);
         out.append_value(std::str::from_utf8(&text).expect("ASCII digits"));
     }
     out.finish()
+}
+
+/// Writes the `i`th value (not NULL) of a date or timestamp column in PostgreSQL's ISO style,
+/// from the days and time of day it counts, without building a chrono value; years outside
+/// 1–9999 go through [`write_date`] and [`write_timestamp`].
+fn write_temporal(out: &mut Vec<u8>, column: &ArrayRef, i: usize) {
+    let (days, micros) = match column.data_type() {
+        DataType::Date32 => {
+            let days = column.as_primitive::<Date32Type>().value(i);
+            (i64::from(days), None)
+        }
+        DataType::Timestamp(unit, _) => {
+            let (value, per_second) = match unit {
+                TimeUnit::Second => (column.as_primitive::<TimestampSecondType>().value(i), 1),
+                TimeUnit::Millisecond => (
+                    column.as_primitive::<TimestampMillisecondType>().value(i),
+                    1_000,
+                ),
+                TimeUnit::Microsecond => (
+                    column.as_primitive::<TimestampMicrosecondType>().value(i),
+                    1_000_000,
+                ),
+                TimeUnit::Nanosecond => (
+                    column.as_primitive::<TimestampNanosecondType>().value(i),
+                    1_000_000_000,
+                ),
+            };
+            let per_day = per_second * 86_400;
+            let within = value.rem_euclid(per_day);
+            // Whole microseconds of the day; nanoseconds are cut as PostgreSQL's precision is.
+            let micros =
+                within / per_second * 1_000_000 + within % per_second * 1_000_000 / per_second;
+            (value.div_euclid(per_day), Some(micros))
+        }
+        other => unreachable!("only dates and timestamps are written as text, not {other}"),
+    };
+    let (year, month, day) = civil_from_days(days);
+    if !(1..=9999).contains(&year) {
+        return match (column.data_type(), micros) {
+            (DataType::Timestamp(unit, _), Some(_)) => {
+                write_timestamp(out, timestamp(column, *unit, i))
+            }
+            _ => write_date(
+                out,
+                i32::try_from(days)
+                    .ok()
+                    .and_then(Date32Type::to_naive_date_opt),
+            ),
+        };
+    }
+    digits(out, year as u32, 4);
+    out.push(b'-');
+    digits(out, month, 2);
+    out.push(b'-');
+    digits(out, day, 2);
+    let Some(micros) = micros else {
+        return;
+    };
+    let seconds = (micros / 1_000_000) as u32;
+    out.push(b' ');
+    digits(out, seconds / 3600, 2);
+    out.push(b':');
+    digits(out, seconds / 60 % 60, 2);
+    out.push(b':');
+    digits(out, seconds % 60, 2);
+    write_micros(out, (micros % 1_000_000) as u32);
+}
+
+/// The proleptic Gregorian (year, month, day) `days` after 1970-01-01 (Howard Hinnant's
+/// `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let shifted_month = (5 * day_of_year + 2) / 153;
+    let day = (day_of_year - (153 * shifted_month + 2) / 5 + 1) as u32;
+    let month = if shifted_month < 10 {
+        shifted_month + 3
+    } else {
+        shifted_month - 9
+    } as u32;
+    (year_of_era + era * 400 + i64::from(month <= 2), month, day)
+}
+
+/// Writes `.` and `micros` without trailing zeros, when there are any.
+fn write_micros(out: &mut Vec<u8>, mut micros: u32) {
+    if micros > 0 {
+        let mut width = 6;
+        while micros.is_multiple_of(10) {
+            micros /= 10;
+            width -= 1;
+        }
+        out.push(b'.');
+        digits(out, micros, width);
+    }
 }
 
 /// The `i`th value of a timestamp column of `unit`.
@@ -341,16 +513,7 @@ fn write_timestamp(out: &mut Vec<u8>, value: Option<NaiveDateTime>) {
     digits(out, value.minute(), 2);
     out.push(b':');
     digits(out, value.second(), 2);
-    let mut micros = value.nanosecond() / 1000;
-    if micros > 0 {
-        let mut width = 6;
-        while micros % 10 == 0 {
-            micros /= 10;
-            width -= 1;
-        }
-        out.push(b'.');
-        digits(out, micros, width);
-    }
+    write_micros(out, value.nanosecond() / 1000);
 }
 
 /// Writes `value` as `2026-06-30`.
@@ -378,7 +541,7 @@ fn digits(out: &mut Vec<u8>, mut value: u32, width: usize) {
 
 #[cfg(test)]
 mod tests {
-    use arrow::array::{Date32Array, Int64Array, StringArray};
+    use arrow::array::{Date32Array, Decimal128Array, Int64Array, StringArray};
     use datafusion_postgres::arrow_pg::datatypes::arrow_schema_to_pg_fields;
 
     use super::*;
@@ -457,6 +620,101 @@ mod tests {
     }
 
     #[test]
+    fn text_rows_write_dates_and_timestamps_as_the_iso_text_columns_do() {
+        let batch = batch();
+        let options = FormatOptions::default();
+        let fields = Arc::new(
+            arrow_schema_to_pg_fields(&batch.schema(), &Format::UnifiedText, None).unwrap(),
+        );
+        let ours = text_rows(&fields, &options, &batch).unwrap();
+        let theirs: Vec<DataRow> =
+            encode_recordbatch(Arc::clone(&fields), text_ready(batch, &fields, &options))
+                .collect::<PgWireResult<_>>()
+                .unwrap();
+        assert_eq!(ours.len(), 2);
+        for (ours, theirs) in ours.iter().zip(&theirs) {
+            assert_eq!(ours.data, theirs.data);
+        }
+        assert!(
+            ours[0]
+                .data
+                .windows(19)
+                .any(|w| w == b"2026-06-30 10:00:00")
+        );
+    }
+
+    #[test]
+    fn dates_and_timestamps_are_written_as_chrono_reads_them() {
+        // Every day from year 1 to 9999 and beyond, and times across a day in each unit.
+        let days: Vec<i32> = (-719_162 - 3..2_932_897 + 3).step_by(7).collect();
+        let dates: ArrayRef = Arc::new(Date32Array::from(days.clone()));
+        let micros: Vec<i64> = days
+            .iter()
+            .zip(
+                (0..86_400_000_000_i64)
+                    .step_by(86_399_999_993 / 2_000)
+                    .cycle(),
+            )
+            .map(|(day, within)| i64::from(*day) * 86_400_000_000 + within)
+            .chain([-1, 0, 1, 999_999, 1_000_000, 1_500_000, -86_400_000_001])
+            .collect();
+        let columns: Vec<ArrayRef> = vec![
+            Arc::clone(&dates),
+            Arc::new(TimestampMicrosecondArray::from(micros.clone())),
+            Arc::new(TimestampSecondArray::from(
+                micros.iter().map(|m| m / 1_000_000).collect::<Vec<_>>(),
+            )),
+            Arc::new(TimestampMillisecondArray::from(
+                micros.iter().map(|m| m / 1_000).collect::<Vec<_>>(),
+            )),
+            Arc::new(TimestampNanosecondArray::from(
+                micros
+                    .iter()
+                    .filter(|m| m.abs() < 9_000_000_000_000_000) // nanoseconds' ±292 years
+                    .map(|m| m * 1_000 + m % 997)
+                    .collect::<Vec<_>>(),
+            )),
+        ];
+        for column in columns {
+            for i in 0..column.len() {
+                let (mut ours, mut chrono) = (Vec::new(), Vec::new());
+                write_temporal(&mut ours, &column, i);
+                match column.data_type() {
+                    DataType::Date32 => write_date(
+                        &mut chrono,
+                        Date32Type::to_naive_date_opt(column.as_primitive::<Date32Type>().value(i)),
+                    ),
+                    DataType::Timestamp(unit, _) => {
+                        write_timestamp(&mut chrono, timestamp(&column, *unit, i))
+                    }
+                    _ => unreachable!(),
+                }
+                assert_eq!(
+                    String::from_utf8(ours).unwrap(),
+                    String::from_utf8(chrono).unwrap(),
+                    "{:?} value {i}",
+                    column.data_type()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn numerics_wider_than_28_digits_are_written_whole() {
+        let wide = Decimal128Array::from(vec![Some(-(10_i128.pow(35)) - 7)])
+            .with_precision_and_scale(38, 3)
+            .unwrap();
+        let schema = Schema::new(vec![Field::new("n", wide.data_type().clone(), true)]);
+        let batch = RecordBatch::try_new(Arc::new(schema), vec![Arc::new(wide)]).unwrap();
+        let fields =
+            arrow_schema_to_pg_fields(&batch.schema(), &Format::UnifiedText, None).unwrap();
+        let rows = text_rows(&fields, &FormatOptions::default(), &batch).unwrap();
+        let text = "-100000000000000000000000000000000.007";
+        assert_eq!(&rows[0].data[4..], text.as_bytes());
+        assert_eq!(&rows[0].data[..4], &(text.len() as i32).to_be_bytes());
+    }
+
+    #[test]
     fn binary_columns_and_other_date_styles_are_left_to_arrow_pg() {
         let batch = batch();
         let binary =
@@ -476,8 +734,7 @@ mod tests {
     #[test]
     fn text_rows_are_the_ones_arrow_pg_writes() {
         use arrow::array::{
-            BooleanArray, Decimal128Array, Float32Array, Float64Array, Int16Array, Int32Array,
-            StringViewArray,
+            BooleanArray, Float32Array, Float64Array, Int16Array, Int32Array, StringViewArray,
         };
         let columns: Vec<(&str, ArrayRef)> = vec![
             (
@@ -524,6 +781,22 @@ mod tests {
                         .unwrap(),
                 ),
             ),
+            (
+                "fraction",
+                Arc::new(
+                    Decimal128Array::from(vec![Some(0), Some(-100_000), Some(i64::MAX.into())])
+                        .with_precision_and_scale(28, 4)
+                        .unwrap(),
+                ),
+            ),
+            (
+                "whole",
+                Arc::new(
+                    Decimal128Array::from(vec![Some(-42), Some(0), None])
+                        .with_precision_and_scale(18, 0)
+                        .unwrap(),
+                ),
+            ),
         ];
         let schema = Schema::new(
             columns
@@ -539,7 +812,7 @@ mod tests {
         let fields = Arc::new(
             arrow_schema_to_pg_fields(&batch.schema(), &Format::UnifiedText, None).unwrap(),
         );
-        let ours: Vec<DataRow> = text_rows(&fields, &batch).unwrap();
+        let ours: Vec<DataRow> = text_rows(&fields, &FormatOptions::default(), &batch).unwrap();
         let theirs: Vec<DataRow> = encode_recordbatch(Arc::clone(&fields), batch)
             .collect::<PgWireResult<_>>()
             .unwrap();
