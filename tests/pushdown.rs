@@ -216,17 +216,111 @@ async fn a_repeated_store_query_skips_planning_until_the_catalog_changes() {
         "planned and prepared again after the DROP"
     );
 
-    // What reads the clock, or binds parameters, is planned every time.
+    // What reads the clock is planned every time.
     let clock = "SELECT count(*) FROM prepared_t WHERE now() > TIMESTAMP '2000-01-01 00:00:00'";
     for _ in 0..3 {
         assert_eq!(text_rows(&client, clock).await, [[Some("1".to_string())]]);
-        let bound = client
-            .query("SELECT label FROM prepared_t WHERE id = $1", &[&1_i64])
-            .await
-            .unwrap();
-        assert_eq!(bound[0].get::<_, String>(0), "z");
     }
     assert_eq!(counts(), (made_now, reused_now));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn statements_with_parameters_are_prepared_once_and_bind_their_values() {
+    let server = SpiritServer::start();
+    let client = server.connect().await;
+    client
+        .batch_execute(
+            "CREATE TABLE param_t (id BIGINT, small INT, label VARCHAR, at TIMESTAMP);
+             INSERT INTO param_t VALUES (1, 10, 'a', TIMESTAMP '2026-01-01 00:00:00'),
+                 (2, 20, 'b', TIMESTAMP '2026-02-01 00:00:00'),
+                 (3, 30, 'a', TIMESTAMP '2026-03-01 00:00:00');",
+        )
+        .await
+        .unwrap();
+    let sql = "SELECT id, small FROM param_t WHERE id >= $1 AND small < $2 AND label = $3 \
+               AND at >= $4 ORDER BY id";
+    let at = |day: &str| {
+        chrono::NaiveDateTime::parse_from_str(&format!("{day} 00:00:00"), "%Y-%m-%d %H:%M:%S")
+            .unwrap()
+    };
+    // Each call is a Parse, Bind and Execute (tokio-postgres, binary values).
+    let ids = |id: i64, small: i32, label: &'static str, since: &str| {
+        let since = at(since);
+        let client = &client;
+        async move {
+            let rows = client
+                .query(sql, &[&id, &small, &label, &since])
+                .await
+                .unwrap();
+            rows.iter().map(|r| r.get::<_, i64>(0)).collect::<Vec<_>>()
+        }
+    };
+    let counts = || (prepared(&server, "prepared"), prepared(&server, "reused"));
+    let (made, reused) = counts();
+
+    // The first two executions are planned; the second also makes the statement's query.
+    assert_eq!(ids(1, 100, "a", "2026-01-01").await, [1, 3]);
+    assert_eq!(ids(2, 100, "a", "2026-01-01").await, [3]);
+    until_prepared(&server, made + 1).await;
+    assert_eq!(counts(), (made + 1, reused));
+
+    // Later ones bind their values to it (their Parse answered with it too): the rows planning
+    // gives.
+    for (id, small, label, since, expected) in [
+        (1, 100, "b", "2026-01-15", vec![2]),
+        (1, 100, "a", "2026-02-15", vec![3]),
+        (1, 25, "a", "2026-01-01", vec![1]),
+        (4, 100, "a", "2026-01-01", vec![]),
+        (0, 100, "it's", "2026-01-01", vec![]),
+    ] {
+        assert_eq!(ids(id, small, label, since).await, expected, "{id} {label}");
+    }
+    assert_eq!(counts(), (made + 1, reused + 5));
+
+    // A statement prepared once by the client and executed again: no planning either.
+    let statement = client.prepare(sql).await.unwrap();
+    for id in [1_i64, 2] {
+        let rows = client
+            .query(&statement, &[&id, &100_i32, &"a", &at("2026-01-01")])
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 3 - id as usize);
+    }
+    assert_eq!(counts(), (made + 1, reused + 7));
+
+    // New rows show at once; a NULL value is planned, and matches nothing.
+    client
+        .batch_execute("INSERT INTO param_t VALUES (4, 40, 'a', TIMESTAMP '2026-04-01 00:00:00')")
+        .await
+        .unwrap();
+    assert_eq!(ids(3, 100, "a", "2026-01-01").await, [3, 4]);
+    let none: Option<i64> = None;
+    let rows = client
+        .query(sql, &[&none, &100_i32, &"a", &at("2026-01-01")])
+        .await
+        .unwrap();
+    assert!(rows.is_empty());
+    assert_eq!(counts(), (made + 1, reused + 8));
+
+    // The catalog changes: the statement (and the client's prepared one) is planned again, over
+    // the new table, and prepared again on its second run.
+    client
+        .batch_execute(
+            "DROP TABLE param_t;
+             CREATE TABLE param_t (id BIGINT, small INT, label VARCHAR, at TIMESTAMP, x INT);
+             INSERT INTO param_t VALUES (7, 1, 'a', TIMESTAMP '2026-05-01 00:00:00', 0);",
+        )
+        .await
+        .unwrap();
+    assert_eq!(ids(5, 100, "a", "2026-01-01").await, [7]);
+    let rows = client
+        .query(&statement, &[&5_i64, &100_i32, &"a", &at("2026-01-01")])
+        .await
+        .unwrap();
+    assert_eq!(rows[0].get::<_, i64>(0), 7);
+    until_prepared(&server, made + 2).await;
+    assert_eq!(ids(8, 100, "a", "2026-01-01").await, Vec::<i64>::new());
+    assert_eq!(counts(), (made + 2, reused + 9));
 }
 
 /// Waits (up to 10 s) until `/metrics` counts `made` prepared queries: a statement shape's query

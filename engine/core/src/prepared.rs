@@ -18,6 +18,10 @@
 //!   (see [`crate::shapes`]) share one query with DuckDB parameters, made the second time the
 //!   shape is seen by planning the shape itself, and each statement binds its literals to it.
 //!   The point query of an id, or a dashboard whose time window moved, skips planning too.
+//! - **Parameters:** a statement with `$n` parameters (the extended protocol's: pgjdbc, so
+//!   Metabase and DBeaver, node-postgres, asyncpg) is kept the same way under its own text, the
+//!   second time it runs, and later executions bind their values to it. Its text is what the
+//!   shape of the same statement with literals would be, so the two share one query.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -25,13 +29,13 @@ use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use arrow::datatypes::{DataType, SchemaRef};
+use arrow::datatypes::{DataType, Field, SchemaRef};
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
-use datafusion::common::{DFSchemaRef, Result};
+use datafusion::common::{DFSchemaRef, ParamValues, Result};
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::execution::context::SessionState;
 use datafusion::logical_expr::{
-    Expr, Extension, LogicalPlan, UserDefinedLogicalNodeCore, Volatility,
+    Expr, Extension, LogicalPlan, UserDefinedLogicalNodeCore, Volatility, expr::Placeholder,
 };
 use datafusion::physical_plan::execute_stream;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
@@ -145,34 +149,37 @@ impl PreparedQueries {
         *shapes = Shapes::default();
     }
 
-    /// The query of statement shape `shape`, if there is a current one.
-    pub fn for_shape(&self, shape: &Shape) -> Option<Arc<PreparedQuery>> {
+    /// The query of a text with `$n` parameters, if there is a current one: a statement shape's
+    /// text, or a statement's own (the extended protocol's parameters). The two share their
+    /// queries: a shape's text is the statement with parameters in place of its literals.
+    pub fn for_shape(&self, text: &str) -> Option<Arc<PreparedQuery>> {
         let query = self
             .shapes
             .lock()
             .expect("shapes lock")
             .queries
-            .get(&shape.text)
+            .get(text)
             .cloned()?;
         self.is_current(&query).then_some(query)
     }
 
-    /// Whether a statement of `shape` that the result cache does not keep should make the
-    /// shape's query ([`Self::prepare_shape`]): the second time the shape is seen, unless it is
-    /// being made or was tried before.
-    pub fn shape_wanted(&self, shape: &Shape) -> bool {
+    /// Whether a statement of the shape (or with the parameters) of `text` that the result cache
+    /// does not keep should make that text's query ([`Self::prepare_shape`],
+    /// [`Self::prepare_parameters`]): the second time the text is seen, unless its query is being
+    /// made or was tried before.
+    pub fn shape_wanted(&self, text: &str) -> bool {
         let mut shapes = self.shapes.lock().expect("shapes lock");
-        if shapes.queries.contains_key(&shape.text) || shapes.tried.contains(&shape.text) {
+        if shapes.queries.contains_key(text) || shapes.tried.contains(text) {
             return false;
         }
         if shapes.len() >= MAX_PREPARED {
             *shapes = Shapes::default();
         }
-        if shapes.seen.insert(shape.text.clone()) {
+        if shapes.seen.insert(text.to_string()) {
             return false;
         }
-        shapes.seen.remove(&shape.text);
-        shapes.tried.insert(shape.text.clone());
+        shapes.seen.remove(text);
+        shapes.tried.insert(text.to_string());
         true
     }
 
@@ -183,8 +190,34 @@ impl PreparedQueries {
     pub async fn prepare_shape(&self, state: &SessionState, shape: &Shape) {
         let generation = self.generation.load(Ordering::Acquire);
         let made = plan_shape(state, shape).await;
+        self.keep_shape(generation, &shape.text, &shape.statement, made);
+    }
+
+    /// Makes the query of `statement`, whose text `text` has the parameters `$1` to `$count`,
+    /// from `plan`, its plan with them in place: as [`Self::prepare_shape`] does for a shape.
+    pub async fn prepare_parameters(
+        &self,
+        state: &SessionState,
+        (text, statement): (&str, &Statement),
+        plan: &LogicalPlan,
+        count: usize,
+    ) {
+        let generation = self.generation.load(Ordering::Acquire);
+        let made = plan_parameters(state, plan, count).await;
+        self.keep_shape(generation, text, statement, made);
+    }
+
+    /// Keeps the query `made` for `text` (a shape's or a parameterized statement's), or notes
+    /// that it could not be made.
+    fn keep_shape(
+        &self,
+        generation: u64,
+        text: &str,
+        statement: &Statement,
+        made: std::result::Result<(DFSchemaRef, String, Vec<DataType>), String>,
+    ) {
         if let Err(why) = &made {
-            tracing::debug!(shape = %shape.text, "statement shape not prepared: {why}");
+            tracing::debug!(text, "statement with parameters not prepared: {why}");
         }
         let mut shapes = self.shapes.lock().expect("shapes lock");
         if generation != self.generation.load(Ordering::Acquire) {
@@ -193,18 +226,18 @@ impl PreparedQueries {
         match made {
             Ok((schema, sql, params)) => {
                 let query = PreparedQuery {
-                    statement: shape.statement.clone(),
+                    statement: statement.clone(),
                     schema,
                     sql,
                     params,
                     generation,
                 };
-                shapes.tried.remove(&shape.text);
-                shapes.queries.insert(shape.text.clone(), Arc::new(query));
+                shapes.tried.remove(text);
+                shapes.queries.insert(text.to_string(), Arc::new(query));
                 observability::prepared_query("prepared");
             }
             Err(_) => {
-                shapes.tried.insert(shape.text.clone());
+                shapes.tried.insert(text.to_string());
             }
         }
     }
@@ -273,6 +306,33 @@ impl PreparedQueries {
         Some(self.start(Key::Shape(shape.text.clone()), query, params))
     }
 
+    /// Runs `query`, kept for statement text `text` with `$n` parameters, with the values
+    /// `params` bound; `None` when one is not of its parameter's type or cannot go to DuckDB
+    /// (a NULL, a decimal: the statement is then planned).
+    pub fn run_parameters(
+        self: &Arc<Self>,
+        text: &str,
+        query: &PreparedQuery,
+        params: &ParamValues,
+    ) -> Option<SendableRecordBatchStream> {
+        let ParamValues::List(values) = params else {
+            return None;
+        };
+        if values.len() != query.params.len() {
+            return None;
+        }
+        let bound = values
+            .iter()
+            .zip(&query.params)
+            .map(|(value, to)| {
+                (value.value.data_type() == *to)
+                    .then(|| shapes::duckdb_value(&value.value))
+                    .flatten()
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some(self.start(Key::Shape(text.to_string()), query, bound))
+    }
+
     fn start(
         self: &Arc<Self>,
         key: Key,
@@ -324,20 +384,34 @@ async fn plan_shape(
         .statement_to_plan(statement)
         .await
         .map_err(|e| e.to_string())?;
-    if !calls_only_immutable(&plan) {
+    let made = plan_parameters(state, &plan, shape.literals.len()).await?;
+    if bound(shape, &made.2).is_none() {
+        return Err(format!("its literals do not bind to {:?}", made.2));
+    }
+    Ok(made)
+}
+
+/// Plans `plan`, whose parameters are `$1` to `$count`, for the store: its result's columns, its
+/// DuckDB SQL with the parameters in place and their types, or why it cannot be prepared.
+async fn plan_parameters(
+    state: &SessionState,
+    plan: &LogicalPlan,
+    count: usize,
+) -> std::result::Result<(DFSchemaRef, String, Vec<DataType>), String> {
+    if !calls_only_immutable(plan) {
         return Err("it calls a function that is not immutable".into());
     }
     let types = plan.get_parameter_types().map_err(|e| e.to_string())?;
-    let params = (1..=shape.literals.len())
+    let params = (1..=count)
         .map(|n| types.get(&format!("${n}")).cloned().flatten())
         .collect::<Option<Vec<DataType>>>()
         .ok_or_else(|| format!("a parameter's type is not known: {types:?}"))?;
-    if types.len() != params.len() || bound(shape, &params).is_none() {
-        return Err(format!("its literals do not bind to {params:?}"));
+    if types.len() != params.len() {
+        return Err(format!("its parameters are not $1 to ${count}: {types:?}"));
     }
     let schema = Arc::clone(plan.schema());
     let physical = state
-        .create_physical_plan(&plan)
+        .create_physical_plan(plan)
         .await
         .map_err(|e| e.to_string())?;
     if !pushdown::is_whole_query(&physical) {
@@ -464,8 +538,20 @@ impl UserDefinedLogicalNodeCore for PreparedPlan {
         &self.0.schema
     }
 
+    /// Its parameters, typed: what Describe reports and Bind decodes values as.
     fn expressions(&self) -> Vec<Expr> {
-        vec![]
+        self.0
+            .params
+            .iter()
+            .enumerate()
+            .map(|(i, to)| {
+                let field = Arc::new(Field::new("", to.clone(), true));
+                Expr::Placeholder(Placeholder::new_with_field(
+                    format!("${}", i + 1),
+                    Some(field),
+                ))
+            })
+            .collect()
     }
 
     fn fmt_for_explain(&self, f: &mut fmt::Formatter) -> fmt::Result {

@@ -14,10 +14,13 @@
 //!   it comes it goes to DuckDB without planning (see [`spirit_core::prepared`]).
 //! - Over the simple protocol, statements that differ only in their filters' literals share
 //!   their shape's prepared query (see [`spirit_core::shapes`]): the point query of an id.
+//!   Over the extended protocol, a statement with `$n` parameters is prepared with them, and
+//!   later executions bind their values to its query.
 //! - Over the simple protocol, a statement text the cache or a prepared query answered once is
 //!   answered again without parsing ([`CacheHook::answer_sent`]); over the extended protocol, a
-//!   Parse of a prepared statement's text is answered without parsing or planning
-//!   ([`CacheHook::prepared_for`]). Dashboards and pgbench send the same text over and over.
+//!   Parse of a prepared statement's text (with parameters or without) is answered without
+//!   parsing or planning ([`CacheHook::prepared_for`]). Dashboards, BI tools over pgjdbc and
+//!   pgbench send the same text over and over.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -263,10 +266,12 @@ impl CacheHook {
     }
 
     /// The prepared store query of `sent`, a statement text exactly as a client sent it in a
-    /// Parse message, with the text the statement is known by; `None` when it has none.
+    /// Parse message, with the text the statement is known by; `None` when it has none. A text
+    /// with parameters has the query kept for it with them.
     pub fn prepared_for(&self, sent: &str) -> Option<(String, Arc<PreparedQuery>)> {
         let text = self.sent.lock().expect("sent lock").get(sent).cloned()?;
-        let query = self.engine.store().prepared().get(&text)?;
+        let prepared = self.engine.store().prepared();
+        let query = prepared.get(&text).or_else(|| prepared.for_shape(&text))?;
         Some((text, query))
     }
 
@@ -339,18 +344,32 @@ impl CacheHook {
             return respond(&result, format, client);
         }
         if !ticket.cacheable() {
-            let Prepare::Yes(shape) = prepare else {
-                return stream(&self.engine, state, plan, None, format, client).await;
-            };
             let prepared = self.engine.store().prepared();
-            if let Some(shape) = shape
-                && prepared.shape_wanted(&shape)
-            {
-                // Made beside this statement's own run, which it does not delay.
-                let (prepared, state) = (Arc::clone(prepared), state.clone());
-                tokio::spawn(async move { prepared.prepare_shape(&state, &shape).await });
-            }
-            let prepare_as = Some((text, statement));
+            // Shapes' and parameterized statements' queries are made beside this statement's own
+            // run, which they do not delay.
+            let prepare_as = match prepare {
+                Prepare::Yes(shape) => {
+                    if let Some(shape) = shape
+                        && prepared.shape_wanted(&shape.text)
+                    {
+                        let (prepared, state) = (Arc::clone(prepared), state.clone());
+                        tokio::spawn(async move { prepared.prepare_shape(&state, &shape).await });
+                    }
+                    Some((text, statement))
+                }
+                Prepare::Parameters(unbound, count) => {
+                    if prepared.shape_wanted(text) {
+                        let (prepared, state) = (Arc::clone(prepared), state.clone());
+                        let (text, statement) = (text.to_string(), statement.clone());
+                        tokio::spawn(async move {
+                            prepared
+                                .prepare_parameters(&state, (&text, &statement), &unbound, count)
+                                .await
+                        });
+                    }
+                    None
+                }
+            };
             return stream(&self.engine, state, plan, prepare_as, format, client).await;
         }
         let result = Arc::new(collect(ctx, plan).await?);
@@ -379,7 +398,7 @@ impl CacheHook {
         };
         let prepared = self.engine.store().prepared();
         if let Some(shape) = &shape
-            && let Some(query) = prepared.for_shape(shape)
+            && let Some(query) = prepared.for_shape(&shape.text)
             && let Some(batches) = prepared.run_shape(shape, &query)
         {
             // Not noted as answered: the sent text itself will not come again.
@@ -414,20 +433,36 @@ impl CacheHook {
             Known::Answered(response) => return response,
             Known::Unknown(ticket) => ticket,
         };
-        let (state, plan) = if PreparedPlan::of(plan_made).is_some() {
-            // Parse answered with a prepared query that the catalog has outdated since.
+        let prepared = self.engine.store().prepared();
+        let with_params = !params_text.is_empty();
+        if with_params
+            && !ticket.needs_plan()
+            && !ticket.cacheable()
+            && let Some(query) = prepared.for_shape(&text)
+            && let Some(batches) = prepared.run_parameters(&text, &query, params)
+        {
+            let options = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
+            return rows::encode_stream(batches, &format, options).map(Response::Query);
+        }
+        let (state, unbound) = if PreparedPlan::of(plan_made).is_some() {
+            // Parse answered with a prepared query that the catalog has outdated since, or whose
+            // values did not bind.
             plan(ctx, statement, client).await?
         } else {
-            let bound = plan_made
+            (ctx.state(), plan_made.clone())
+        };
+        let (plan, prepare) = if with_params {
+            let bound = unbound
                 .clone()
                 .replace_params_with_values(params)
                 .map_err(api_error)?;
-            (ctx.state(), bound)
-        };
-        let prepare = if params_text.is_empty() {
-            Prepare::Yes(None)
+            let count = match params {
+                ParamValues::List(values) => values.len(),
+                ParamValues::Map(values) => values.len(),
+            };
+            (bound, Prepare::Parameters(Box::new(unbound), count))
         } else {
-            Prepare::No
+            (unbound, Prepare::Yes(None))
         };
         self.run(
             ticket,
@@ -442,11 +477,12 @@ impl CacheHook {
     }
 }
 
-/// Whether a statement the cache does not keep may be prepared (see [`spirit_core::prepared`]):
-/// not with parameters bound; with its shape, when it has one that could be prepared too.
+/// How a statement the cache does not keep may be prepared (see [`spirit_core::prepared`]).
 enum Prepare {
-    No,
+    /// Under its text, and its shape's too when it has one that could be prepared.
     Yes(Option<Box<Shape>>),
+    /// With its parameters, from its plan before they were bound, and how many there are.
+    Parameters(Box<LogicalPlan>, usize),
 }
 
 /// What the result cache and the prepared queries know of a statement.

@@ -380,8 +380,9 @@ impl QueryParser for StatementParser {
             return Ok(Some((sql.to_string(), None)));
         }
         let rewritten = compat::rewrite(sql, compat::Session::new(client.metadata()));
-        // The same text means the same statement for every session, and binds nothing.
-        let reusable = matches!(rewritten, Cow::Borrowed(_)) && highest_placeholder(sql) == 0;
+        // The same text means the same statement for every session (with parameters, the same
+        // query their values are bound to).
+        let reusable = matches!(rewritten, Cow::Borrowed(_));
         if reusable && let Some((text, query)) = self.answers.prepared_for(sql) {
             let statement = query.statement.clone();
             return Ok(Some((text, Some((statement, PreparedPlan::plan(query))))));
