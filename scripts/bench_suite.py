@@ -235,14 +235,17 @@ INDEXES = {
     "calls": ["started_at"],
 }
 RUNS = 5
+MAX_RUNS = 25
 STREAM_RUNS = 3
 PG = "host=127.0.0.1 port=5432 user=postgres dbname=test"
 
 
 def median_ms(run, runs=RUNS):
+    """The median of at least `runs` warm runs; queries of a few milliseconds run more often (until
+    a second has gone, at most MAX_RUNS), so that their medians are not one scheduler hiccup."""
     run()  # warm-up
     times = []
-    for _ in range(runs):
+    while len(times) < runs or (sum(times) < 1000 and len(times) < MAX_RUNS):
         start = time.perf_counter()
         run()
         times.append((time.perf_counter() - start) * 1000)
@@ -496,7 +499,7 @@ def main():
         f"commit {commit}, on {os.cpu_count()} cores and {mem} GB ({platform.processor() or platform.machine()}); "
         f"the engine is the debug build `make run` serves. Scales: {', '.join(map(str, args.scales))} "
         f"(bookings: {', '.join(format(per_scale[s]['bookings'][0], ',') for s in args.scales)}). "
-        f"Times are medians of {RUNS} warm runs, as the client sees them (psycopg over loopback); "
+        f"Times are medians of {RUNS} to {MAX_RUNS} warm runs (as many as fit in a second, for queries under 200 ms), as the client sees them (psycopg over loopback); "
         "the engine's result cache is off for the dashboard queries, so every run computes.",
         "",
     ]
