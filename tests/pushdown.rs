@@ -228,15 +228,7 @@ async fn a_repeated_store_query_skips_planning_until_the_catalog_changes() {
 async fn statements_with_parameters_are_prepared_once_and_bind_their_values() {
     let server = SpiritServer::start();
     let client = server.connect().await;
-    client
-        .batch_execute(
-            "CREATE TABLE param_t (id BIGINT, small INT, label VARCHAR, at TIMESTAMP);
-             INSERT INTO param_t VALUES (1, 10, 'a', TIMESTAMP '2026-01-01 00:00:00'),
-                 (2, 20, 'b', TIMESTAMP '2026-02-01 00:00:00'),
-                 (3, 30, 'a', TIMESTAMP '2026-03-01 00:00:00');",
-        )
-        .await
-        .unwrap();
+    filtered_table(&client, "param_t").await;
     let sql = "SELECT id, small FROM param_t WHERE id >= $1 AND small < $2 AND label = $3 \
                AND at >= $4 ORDER BY id";
     let at = |day: &str| {
@@ -323,6 +315,20 @@ async fn statements_with_parameters_are_prepared_once_and_bind_their_values() {
     assert_eq!(counts(), (made + 2, reused + 9));
 }
 
+/// Creates table `name` (id BIGINT, small INT, label VARCHAR, at TIMESTAMP) with three rows,
+/// ids 1 to 3, for the filters of the shape and parameter tests.
+async fn filtered_table(client: &Client, name: &str) {
+    client
+        .batch_execute(&format!(
+            "CREATE TABLE {name} (id BIGINT, small INT, label VARCHAR, at TIMESTAMP);
+             INSERT INTO {name} VALUES (1, 10, 'a', TIMESTAMP '2026-01-01 00:00:00'),
+                 (2, 20, 'b', TIMESTAMP '2026-02-01 00:00:00'),
+                 (3, 30, 'a', TIMESTAMP '2026-03-01 00:00:00');"
+        ))
+        .await
+        .unwrap();
+}
+
 /// Waits (up to 10 s) until `/metrics` counts `made` prepared queries: a statement shape's query
 /// is made beside the statement that asked for it.
 async fn until_prepared(server: &SpiritServer, made: u64) {
@@ -339,15 +345,7 @@ async fn until_prepared(server: &SpiritServer, made: u64) {
 async fn statements_differing_only_in_their_filter_literals_share_one_prepared_query() {
     let server = SpiritServer::start();
     let client = server.connect().await;
-    client
-        .batch_execute(
-            "CREATE TABLE shaped_t (id BIGINT, small INT, label VARCHAR, at TIMESTAMP);
-             INSERT INTO shaped_t VALUES (1, 10, 'a', TIMESTAMP '2026-01-01 00:00:00'),
-                 (2, 20, 'b', TIMESTAMP '2026-02-01 00:00:00'),
-                 (3, 30, 'a', TIMESTAMP '2026-03-01 00:00:00');",
-        )
-        .await
-        .unwrap();
+    filtered_table(&client, "shaped_t").await;
     let query = |id: i64, small: i64, label: &str, since: &str| {
         format!(
             "SELECT id, small FROM shaped_t WHERE id >= {id} AND small < {small} \
