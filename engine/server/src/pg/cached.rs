@@ -456,11 +456,10 @@ impl CacheHook {
                 .clone()
                 .replace_params_with_values(params)
                 .map_err(api_error)?;
-            let count = match params {
-                ParamValues::List(values) => values.len(),
-                ParamValues::Map(values) => values.len(),
-            };
-            (bound, Prepare::Parameters(Box::new(unbound), count))
+            (
+                bound,
+                Prepare::Parameters(Box::new(unbound), param_count(params)),
+            )
         } else {
             (unbound, Prepare::Yes(None))
         };
@@ -493,13 +492,17 @@ enum Known {
     Unknown(Ticket),
 }
 
+/// How many values `params` binds.
+fn param_count(params: &ParamValues) -> usize {
+    match params {
+        ParamValues::List(values) => values.len(),
+        ParamValues::Map(values) => values.len(),
+    }
+}
+
 /// `params` as the cache keys them: empty when there are none.
 fn params_display(params: &ParamValues) -> String {
-    let none = match params {
-        ParamValues::List(list) => list.is_empty(),
-        ParamValues::Map(map) => map.is_empty(),
-    };
-    if none {
+    if param_count(params) == 0 {
         String::new()
     } else {
         format!("{params:?}")
